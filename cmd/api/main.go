@@ -1,0 +1,13 @@
+// Command api runs the api role of the webhook platform; run more copies
+// to scale it. Configuration is read from the environment (see README).
+package main
+
+import (
+	"os"
+
+	"github.com/bluehq/webhooks/internal/app"
+)
+
+func main() {
+	os.Exit(app.Main("api", app.Roles{API: true}, os.Stderr))
+}

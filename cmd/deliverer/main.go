@@ -1,0 +1,13 @@
+// Command deliverer runs the deliverer role of the webhook platform; run more copies
+// to scale it. Configuration is read from the environment (see README).
+package main
+
+import (
+	"os"
+
+	"github.com/bluehq/webhooks/internal/app"
+)
+
+func main() {
+	os.Exit(app.Main("deliverer", app.Roles{Deliverer: true}, os.Stderr))
+}

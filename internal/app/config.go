@@ -1,0 +1,187 @@
+// Package app wires the roles (publisher, dispatcher, deliverer, api) into a
+// process from one Config. The binaries under cmd/ are thin wrappers around
+// Run, and the end-to-end tests start the same code.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bluehq/webhooks/internal/api"
+	"github.com/bluehq/webhooks/internal/netguard"
+	"github.com/bluehq/webhooks/internal/retry"
+	"github.com/bluehq/webhooks/internal/seal"
+	"github.com/bluehq/webhooks/internal/stream"
+)
+
+// Development defaults, used only outside production when no tokens are set.
+const (
+	DevAPIToken = "dev-token"
+	DevCompany  = "demo"
+)
+
+// Config is everything a process needs, read once from the environment.
+type Config struct {
+	NatsURL  string // empty: embedded nats-server
+	RedisURL string // empty: in-process state
+	DataDir  string // embedded NATS storage
+	// NatsListen exposes the embedded server to other processes ("" = no).
+	NatsListen string
+
+	APIAddr       string
+	PublisherAddr string
+	OpsAddr       string // health and metrics of dispatcher / deliverer
+
+	Production   bool
+	APITokens    api.Tokens
+	IngestTokens []string
+	SecretKey    []byte
+
+	MaxEventBytes int64
+	WebhookLimit  int
+
+	DeliveryTimeout time.Duration
+	RetrySchedule   []time.Duration
+	AllowedCIDRs    []netip.Prefix
+	MaxInFlight     int
+	Workers         int
+
+	Stream stream.Config
+	Logger *slog.Logger
+}
+
+// Getenv reads one variable; os.Getenv in main, a map in tests.
+type Getenv func(string) string
+
+// LoadConfig reads the environment. Errors name the variable at fault.
+func LoadConfig(getenv Getenv) (Config, error) {
+	c := Config{
+		NatsURL:       getenv("NATS_URL"),
+		RedisURL:      getenv("REDIS_URL"),
+		DataDir:       or(getenv("DATA_DIR"), "./data"),
+		NatsListen:    getenv("NATS_LISTEN"),
+		APIAddr:       or(getenv("API_ADDR"), "127.0.0.1:8080"),
+		PublisherAddr: or(getenv("PUBLISHER_ADDR"), "127.0.0.1:8081"),
+		OpsAddr:       or(getenv("OPS_ADDR"), "127.0.0.1:0"),
+		Production:    strings.EqualFold(getenv("WEBHOOKS_ENV"), "production"),
+		Stream:        stream.DefaultConfig(),
+	}
+	var err error
+	fail := func(name string, e error) error { return fmt.Errorf("%s: %w", name, e) }
+
+	if c.APITokens, err = api.ParseTokens(getenv("WEBHOOKS_API_TOKENS")); err != nil {
+		return c, fail("WEBHOOKS_API_TOKENS", err)
+	}
+	for t := range strings.SplitSeq(getenv("WEBHOOKS_INGEST_TOKENS"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.IngestTokens = append(c.IngestTokens, t)
+		}
+	}
+	if k := getenv("WEBHOOKS_SECRET_KEY"); k != "" {
+		if c.SecretKey, err = seal.ParseKey(k); err != nil {
+			return c, fail("WEBHOOKS_SECRET_KEY", fmt.Errorf("%w (generate one with: openssl rand -base64 32)", err))
+		}
+	}
+	if c.Production {
+		switch {
+		case c.SecretKey == nil:
+			return c, errors.New("WEBHOOKS_SECRET_KEY: required when WEBHOOKS_ENV=production (generate one with: openssl rand -base64 32)")
+		case len(c.APITokens) == 0:
+			return c, errors.New("WEBHOOKS_API_TOKENS: required when WEBHOOKS_ENV=production")
+		case len(c.IngestTokens) == 0:
+			return c, errors.New("WEBHOOKS_INGEST_TOKENS: required when WEBHOOKS_ENV=production")
+		}
+	}
+	if c.SecretKey == nil {
+		c.SecretKey = seal.DevKey
+	}
+	if len(c.APITokens) == 0 {
+		c.APITokens = api.Tokens{DevAPIToken: DevCompany}
+	}
+	if c.MaxEventBytes, err = intVar(getenv, "MAX_EVENT_BYTES", 256<<10, 1024, 8<<20); err != nil {
+		return c, err
+	}
+	limit, err := intVar(getenv, "WEBHOOKS_PER_COMPANY_LIMIT", 100, 1, 100000)
+	if err != nil {
+		return c, err
+	}
+	c.WebhookLimit = int(limit)
+	if c.DeliveryTimeout, err = durationVar(getenv, "DELIVERY_TIMEOUT", 7*time.Second, 100*time.Millisecond, 60*time.Second); err != nil {
+		return c, err
+	}
+	if c.RetrySchedule, err = retry.ParseSchedule(or(getenv("DELIVERY_RETRY_SCHEDULE"), retry.DefaultSchedule)); err != nil {
+		return c, fail("DELIVERY_RETRY_SCHEDULE", err)
+	}
+	if c.AllowedCIDRs, err = netguard.ParseCIDRs(getenv("DELIVERY_ALLOWED_CIDRS")); err != nil {
+		return c, fail("DELIVERY_ALLOWED_CIDRS", err)
+	}
+	inflight, err := intVar(getenv, "DELIVERY_MAX_IN_FLIGHT", 1024, 1, 65536)
+	if err != nil {
+		return c, err
+	}
+	c.MaxInFlight = int(inflight)
+	workers, err := intVar(getenv, "DISPATCH_WORKERS", 64, 1, 4096)
+	if err != nil {
+		return c, err
+	}
+	c.Workers = int(workers)
+	shards, err := intVar(getenv, "DELIVERY_SHARDS", 16, 1, 1024)
+	if err != nil {
+		return c, err
+	}
+	c.Stream.Shards = int(shards)
+	if c.Stream.EventsMaxAge, err = durationVar(getenv, "EVENTS_MAX_AGE", 7*24*time.Hour, time.Minute, 365*24*time.Hour); err != nil {
+		return c, err
+	}
+	c.Logger = newLogger(getenv("LOG_LEVEL"))
+	return c, nil
+}
+
+// EmbeddedStoreDir is where the embedded nats-server keeps its data.
+func (c Config) EmbeddedStoreDir() string { return filepath.Join(c.DataDir, "nats") }
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func intVar(getenv Getenv, name string, def, lo, hi int64) (int64, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s: %q must be an integer between %d and %d", name, v, lo, hi)
+	}
+	return n, nil
+}
+
+func durationVar(getenv Getenv, name string, def, lo, hi time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return 0, fmt.Errorf("%s: %q must be a duration like 7s between %s and %s", name, v, lo, hi)
+	}
+	return d, nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(or(level, "info"))); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,306 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bluehq/webhooks/internal/api"
+	"github.com/bluehq/webhooks/internal/delivery"
+	"github.com/bluehq/webhooks/internal/dispatch"
+	"github.com/bluehq/webhooks/internal/ingest"
+	"github.com/bluehq/webhooks/internal/netguard"
+	"github.com/bluehq/webhooks/internal/registry"
+	"github.com/bluehq/webhooks/internal/retry"
+	"github.com/bluehq/webhooks/internal/seal"
+	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/webhook"
+	"github.com/bluehq/webhooks/pkg/publish"
+)
+
+// Roles selects what a process does.
+type Roles struct {
+	Publisher, Dispatcher, Deliverer, API bool
+}
+
+// All is every role: webhookd.
+var All = Roles{Publisher: true, Dispatcher: true, Deliverer: true, API: true}
+
+// Run runs the roles until ctx ends, then stops them in order: intake first
+// (ingest, API), then dispatch, then delivery (in-flight attempts finish or
+// are handed back), then the NATS connection and embedded server.
+func Run(ctx context.Context, cfg Config, roles Roles) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	nc, embedded, err := connectNATS(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		_ = nc.Drain()
+		if embedded != nil {
+			embedded.Shutdown()
+		}
+	}()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := ensureTopology(ctx, js, cfg.Stream, log); err != nil {
+		return err
+	}
+	kv, err := js.KeyValue(ctx, stream.Registry)
+	if err != nil {
+		return fmt.Errorf("registry bucket: %w", err)
+	}
+
+	var rdb *redis.Client
+	var tier *registry.RedisTier
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		rdb = redis.NewClient(opts)
+		defer rdb.Close()
+		tier = registry.NewRedisTier(rdb, time.Hour)
+	}
+	box, err := seal.New(cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	storeCfg := registry.StoreConfig{Box: box, MaxPerCompany: cfg.WebhookLimit}
+	cacheCfg := registry.CacheConfig{Box: box, Logger: log}
+	if tier != nil {
+		storeCfg.Invalidator = tier
+		cacheCfg.Shared = tier
+	}
+	store, err := registry.NewStore(kv, storeCfg)
+	if err != nil {
+		return err
+	}
+	publisher, err := publish.New(nc)
+	if err != nil {
+		return err
+	}
+	guard := netguard.New(cfg.AllowedCIDRs)
+
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	runCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	var workers sync.WaitGroup
+	errc := make(chan error, 8)
+	start := func(name string, f func(context.Context) error) {
+		workers.Go(func() {
+			if err := f(runCtx); err != nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		})
+	}
+
+	var cache *registry.Cache
+	if roles.Dispatcher || roles.Deliverer {
+		cache = registry.NewCache(kv, cacheCfg)
+		start("registry cache", cache.Run)
+		select {
+		case <-cache.Ready():
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	var dispatcher *dispatch.Dispatcher
+	if roles.Dispatcher {
+		if dispatcher, err = dispatch.New(js, cache, dispatch.Config{Shards: cfg.Stream.Shards, Workers: cfg.Workers, Logger: log}); err != nil {
+			return err
+		}
+	}
+	var deliverer *delivery.Deliverer
+	if roles.Deliverer {
+		deliverer, err = delivery.New(js, cache, store, delivery.NewClient(guard, cfg.DeliveryTimeout), delivery.Config{
+			Shards:      cfg.Stream.Shards,
+			Timeout:     cfg.DeliveryTimeout,
+			Policy:      retry.Policy{Delays: cfg.RetrySchedule, Jitter: 0.2, MaxRetryAfter: time.Hour},
+			MaxInFlight: cfg.MaxInFlight,
+			Logger:      log,
+		})
+		if err != nil {
+			return err
+		}
+	}
+
+	// HTTP: the API (with ops endpoints) and the ingest.
+	var servers []*http.Server
+	serve := func(addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", addr, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		log.Info("listening", "addr", ln.Addr().String())
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		return nil
+	}
+	ops := func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+			if nc.Status() != nats.CONNECTED {
+				http.Error(w, "nats: "+nc.Status().String(), http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte("ready\n"))
+		})
+		mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	}
+	if roles.API {
+		mux := http.NewServeMux()
+		ops(mux)
+		api.New(mux, store, publisher.Catalogue(), api.Config{
+			Tokens: cfg.APITokens,
+			Rules:  webhook.Rules{KnownEvent: publisher.Catalogue().Known, CheckURL: guard.CheckURL},
+			Logger: log,
+		})
+		if err := serve(cfg.APIAddr, mux); err != nil {
+			return err
+		}
+	}
+	if roles.Publisher {
+		mux := http.NewServeMux()
+		if !roles.API {
+			ops(mux)
+		}
+		ingest.New(publisher, ingest.Config{Tokens: cfg.IngestTokens, MaxBody: cfg.MaxEventBytes, Logger: log}).Register(mux)
+		if len(cfg.IngestTokens) == 0 {
+			log.Warn("WEBHOOKS_INGEST_TOKENS is empty: anyone who reaches PUBLISHER_ADDR can publish (development only)")
+		}
+		if err := serve(cfg.PublisherAddr, mux); err != nil {
+			return err
+		}
+	}
+	if !roles.API && !roles.Publisher {
+		mux := http.NewServeMux()
+		ops(mux)
+		if err := serve(cfg.OpsAddr, mux); err != nil {
+			return err
+		}
+	}
+	if _, dev := cfg.APITokens[DevAPIToken]; dev && roles.API {
+		log.Warn("WEBHOOKS_API_TOKENS is empty: using the development token", "token", DevAPIToken, "company", DevCompany)
+	}
+
+	dispatchCtx, stopDispatch := context.WithCancel(runCtx)
+	defer stopDispatch()
+	var dispatchDone, deliverDone sync.WaitGroup
+	deliverCtx, stopDeliver := context.WithCancel(runCtx)
+	defer stopDeliver()
+	if dispatcher != nil {
+		dispatchDone.Go(func() {
+			if err := dispatcher.Run(dispatchCtx); err != nil {
+				errc <- fmt.Errorf("dispatcher: %w", err)
+			}
+		})
+	}
+	if deliverer != nil {
+		deliverDone.Go(func() {
+			if err := deliverer.Run(deliverCtx); err != nil {
+				errc <- fmt.Errorf("deliverer: %w", err)
+			}
+		})
+	}
+	log.Info("started", "publisher", roles.Publisher, "dispatcher", roles.Dispatcher, "deliverer", roles.Deliverer, "api", roles.API, "embedded_nats", embedded != nil, "redis", rdb != nil)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		log.Error("stopping after error", "err", runErr)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		_ = srv.Shutdown(shutdownCtx)
+	}
+	stopDispatch()
+	dispatchDone.Wait()
+	stopDeliver()
+	deliverDone.Wait()
+	stopWorkers()
+	workers.Wait()
+	log.Info("stopped")
+	return runErr
+}
+
+func connectNATS(cfg Config, log *slog.Logger) (*nats.Conn, *stream.Embedded, error) {
+	if cfg.NatsURL == "" {
+		emb, err := stream.StartEmbedded(stream.EmbeddedConfig{StoreDir: cfg.EmbeddedStoreDir(), Listen: cfg.NatsListen})
+		if err != nil {
+			return nil, nil, err
+		}
+		nc, err := emb.Connect("webhookd")
+		if err != nil {
+			emb.Shutdown()
+			return nil, nil, err
+		}
+		log.Info("embedded nats-server started", "store_dir", cfg.EmbeddedStoreDir(), "listen", cfg.NatsListen)
+		return nc, emb, nil
+	}
+	nc, err := nats.Connect(cfg.NatsURL,
+		nats.Name("blue-webhooks"),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("NATS_URL: %w", err)
+	}
+	return nc, nil, nil
+}
+
+// ensureTopology retries while the server is starting (a fresh cluster, or
+// a restart racing this process).
+func ensureTopology(ctx context.Context, js jetstream.JetStream, cfg stream.Config, log *slog.Logger) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := stream.Ensure(ectx, js, cfg)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		log.Warn("jetstream not ready; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

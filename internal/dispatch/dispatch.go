@@ -1,0 +1,205 @@
+// Package dispatch fans events out to webhooks: it consumes EVENTS, resolves
+// the company's matching webhooks through the registry cache, renders each
+// delivery body once, and publishes one job per match to DELIVERIES. An event
+// is acked only after every one of its jobs is acked by JetStream.
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/job"
+	"github.com/bluehq/webhooks/internal/registry"
+	"github.com/bluehq/webhooks/internal/stream"
+)
+
+// Resolver is what the dispatcher needs of the registry cache.
+type Resolver interface {
+	Sync(ctx context.Context) error
+	Company(ctx context.Context, companyID string) (*registry.Company, error)
+}
+
+// Publisher is the asynchronous JetStream publish the dispatcher uses.
+type Publisher interface {
+	PublishMsgAsync(msg *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error)
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	Shards  int // delivery shards (must match the topology)
+	Workers int // events handled concurrently
+	Logger  *slog.Logger
+	Metrics Metrics
+}
+
+// Metrics receives the dispatcher's counts; nil fields are skipped.
+type Metrics interface {
+	Dispatched(eventType string, jobs int)
+}
+
+// Dispatcher is the dispatch role.
+type Dispatcher struct {
+	js       jetstream.JetStream
+	pub      Publisher
+	resolver Resolver
+	cfg      Config
+	log      *slog.Logger
+}
+
+// New returns a Dispatcher.
+func New(js jetstream.JetStream, resolver Resolver, cfg Config) (*Dispatcher, error) {
+	if cfg.Shards < 1 {
+		return nil, errors.New("dispatch: Config.Shards must be at least 1")
+	}
+	if cfg.Workers < 1 {
+		cfg.Workers = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{js: js, pub: js, resolver: resolver, cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Run consumes EVENTS until ctx ends, then stops pulling and waits for the
+// events in hand to be finished (their jobs acked) or left unacked for
+// redelivery.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	cons, err := d.js.Consumer(ctx, stream.Events, stream.DispatchConsumer)
+	if err != nil {
+		return fmt.Errorf("dispatch: consumer: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * d.cfg.Workers))
+	if err != nil {
+		return fmt.Errorf("dispatch: messages: %w", err)
+	}
+	go func() {
+		<-ctx.Done()
+		it.Stop()
+	}()
+	msgs := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range d.cfg.Workers {
+		wg.Go(func() {
+			for m := range msgs {
+				d.handle(context.WithoutCancel(ctx), m)
+			}
+		})
+	}
+	for {
+		m, err := it.Next()
+		if err != nil {
+			close(msgs)
+			wg.Wait()
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("dispatch: next: %w", err)
+		}
+		msgs <- m
+	}
+}
+
+func (d *Dispatcher) handle(ctx context.Context, m jetstream.Msg) {
+	var e event.Envelope
+	if err := json.Unmarshal(m.Data(), &e); err != nil {
+		// Validated at publish: this is not an event of ours. Terminating is
+		// the only way out; the log line is its record.
+		d.log.Error("dispatch: undecodable event terminated", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	published := time.Now()
+	if md, err := m.Metadata(); err == nil {
+		published = md.Timestamp
+	}
+	n, err := d.Dispatch(ctx, &e, m.Headers(), published)
+	if err != nil {
+		d.log.Warn("dispatch failed; event left for redelivery", "event_id", e.ID, "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	if err := m.Ack(); err != nil {
+		d.log.Warn("dispatch: ack failed; event will be redelivered (jobs deduplicated)", "event_id", e.ID, "err", err)
+	}
+	if d.cfg.Metrics != nil {
+		d.cfg.Metrics.Dispatched(e.Type, n)
+	}
+}
+
+// Dispatch publishes one job per matching webhook and waits for every
+// JetStream ack. It returns the number of jobs.
+func (d *Dispatcher) Dispatch(ctx context.Context, e *event.Envelope, h nats.Header, published time.Time) (int, error) {
+	if err := d.resolver.Sync(ctx); err != nil {
+		return 0, err
+	}
+	comp, err := d.resolver.Company(ctx, e.CompanyID)
+	if err != nil {
+		return 0, err
+	}
+	var futures []jetstream.PubAckFuture
+	for _, w := range comp.Hooks {
+		if !w.Matches(e.Type, e.ProjectID) {
+			continue
+		}
+		if w.Filter != nil {
+			ok, err := w.Filter.Match(e)
+			if err != nil {
+				d.log.Warn("dispatch: filter error; webhook skipped", "event_id", e.ID, "webhook_id", w.ID, "err", err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+		}
+		body, err := Render(e, w.Webhook)
+		if err != nil {
+			return 0, fmt.Errorf("dispatch: render: %w", err)
+		}
+		j := job.Job{
+			DeliveryID:  job.DeliveryID(e.ID, w.ID),
+			CompanyID:   e.CompanyID,
+			WebhookID:   w.ID,
+			EventID:     e.ID,
+			EventType:   e.Type,
+			Attempt:     1,
+			PublishedAt: published,
+			Body:        body,
+			Header:      carry(h),
+		}
+		f, err := d.pub.PublishMsgAsync(j.Msg(stream.DeliverySubject(w.ID, d.cfg.Shards)), jetstream.WithMsgID(e.ID+"."+w.ID))
+		if err != nil {
+			return 0, fmt.Errorf("dispatch: publish job: %w", err)
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return 0, fmt.Errorf("dispatch: job not acked: %w", err)
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return len(futures), nil
+}
+
+// carry copies the headers a job inherits from its event (trace context).
+func carry(h nats.Header) nats.Header {
+	out := make(nats.Header, 10)
+	for _, k := range []string{"traceparent", "tracestate"} {
+		if v := h.Get(k); v != "" {
+			out.Set(k, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,120 @@
+// Package job is the contract between the dispatcher and the deliverers: a
+// delivery job is a NATS message whose data is the rendered delivery body and
+// whose headers carry everything else. The same shape is used for retries
+// (scheduled on the DELIVERIES stream) and for dead letters in DEAD.
+package job
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Header names. Nats-Msg-Id does not survive a message schedule, so the
+// delivery id and attempt travel in headers of our own.
+const (
+	HeaderDeliveryID  = "Wh-Delivery-Id"
+	HeaderAttempt     = "Wh-Attempt"
+	HeaderCompanyID   = "Wh-Company-Id"
+	HeaderWebhookID   = "Wh-Webhook-Id"
+	HeaderEventID     = "Wh-Event-Id"
+	HeaderEventType   = "Wh-Event-Type"
+	HeaderPublishedAt = "Wh-Published-At" // unix nanoseconds of the event's publish
+	HeaderFirstFailAt = "Wh-First-Fail-At"
+	HeaderDeadReason  = "Wh-Dead-Reason"
+)
+
+// ErrMalformed is returned by FromMsg for a message that is not a job.
+var ErrMalformed = errors.New("job: malformed message")
+
+// Job is one delivery of one event to one webhook.
+type Job struct {
+	DeliveryID  string
+	CompanyID   string
+	WebhookID   string
+	EventID     string
+	EventType   string
+	Attempt     int       // 1 for the first attempt
+	PublishedAt time.Time // when the event was published (end-to-end latency)
+	// FirstFailAt is when the first failed attempt of this delivery happened.
+	FirstFailAt time.Time
+	Body        []byte
+	// Header is the message's full header (trace context included).
+	Header nats.Header
+}
+
+// DeliveryID derives the delivery id of an event's first dispatch to a
+// webhook, so that a re-dispatched event yields the same id.
+func DeliveryID(eventID, webhookID string) string {
+	sum := sha256.Sum256([]byte(eventID + "." + webhookID))
+	return "dlv_" + hex.EncodeToString(sum[:16])
+}
+
+// NewDeliveryID returns a fresh random delivery id (backfill, redeliver).
+func NewDeliveryID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "dlv_" + hex.EncodeToString(b[:])
+}
+
+// Msg builds the message for subject. The header map of j is reused and
+// updated, so trace context and other headers already in it are kept.
+func (j *Job) Msg(subject string) *nats.Msg {
+	h := j.Header
+	if h == nil {
+		h = make(nats.Header, 10)
+	}
+	h.Set(HeaderDeliveryID, j.DeliveryID)
+	h.Set(HeaderAttempt, strconv.Itoa(j.Attempt))
+	h.Set(HeaderCompanyID, j.CompanyID)
+	h.Set(HeaderWebhookID, j.WebhookID)
+	h.Set(HeaderEventID, j.EventID)
+	h.Set(HeaderEventType, j.EventType)
+	h.Set(HeaderPublishedAt, strconv.FormatInt(j.PublishedAt.UnixNano(), 10))
+	if !j.FirstFailAt.IsZero() {
+		h.Set(HeaderFirstFailAt, strconv.FormatInt(j.FirstFailAt.UnixNano(), 10))
+	}
+	j.Header = h
+	return &nats.Msg{Subject: subject, Header: h, Data: j.Body}
+}
+
+// FromMsg reads a job from a message's header and data.
+func FromMsg(h nats.Header, data []byte) (Job, error) {
+	j := Job{
+		DeliveryID: h.Get(HeaderDeliveryID),
+		CompanyID:  h.Get(HeaderCompanyID),
+		WebhookID:  h.Get(HeaderWebhookID),
+		EventID:    h.Get(HeaderEventID),
+		EventType:  h.Get(HeaderEventType),
+		Body:       data,
+		Header:     h,
+	}
+	if j.DeliveryID == "" || j.CompanyID == "" || j.WebhookID == "" {
+		return Job{}, fmt.Errorf("%w: missing delivery, company or webhook id", ErrMalformed)
+	}
+	attempt, err := strconv.Atoi(h.Get(HeaderAttempt))
+	if err != nil || attempt < 1 {
+		return Job{}, fmt.Errorf("%w: attempt %q", ErrMalformed, h.Get(HeaderAttempt))
+	}
+	j.Attempt = attempt
+	j.PublishedAt = unixNanos(h.Get(HeaderPublishedAt))
+	j.FirstFailAt = unixNanos(h.Get(HeaderFirstFailAt))
+	return j, nil
+}
+
+func unixNanos(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}

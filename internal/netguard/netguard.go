@@ -1,0 +1,130 @@
+// Package netguard keeps the deliverer from being turned against private
+// networks (SSRF): it refuses, at dial time and after DNS resolution,
+// addresses that are loopback, private, link-local, unique-local, CGNAT,
+// multicast or unspecified (IPv4-mapped IPv6 included), unless an allow-list
+// admits them.
+package netguard
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+)
+
+// ErrForbidden is returned (wrapped) for an address the guard refuses.
+var ErrForbidden = errors.New("address not allowed")
+
+var forbidden = mustPrefixes(
+	"0.0.0.0/8",       // "this" network, unspecified
+	"10.0.0.0/8",      // private
+	"100.64.0.0/10",   // CGNAT
+	"127.0.0.0/8",     // loopback
+	"169.254.0.0/16",  // link-local (cloud metadata)
+	"172.16.0.0/12",   // private
+	"192.0.0.0/24",    // IETF protocol assignments
+	"192.0.2.0/24",    // TEST-NET-1
+	"192.168.0.0/16",  // private
+	"198.18.0.0/15",   // benchmarking
+	"198.51.100.0/24", // TEST-NET-2
+	"203.0.113.0/24",  // TEST-NET-3
+	"224.0.0.0/4",     // multicast
+	"240.0.0.0/4",     // reserved, broadcast
+	"::/128",          // unspecified
+	"::1/128",         // loopback
+	"64:ff9b::/96",    // NAT64 (may reach IPv4 private space)
+	"64:ff9b:1::/48",  // local NAT64
+	"100::/64",        // discard
+	"2001:db8::/32",   // documentation
+	"fc00::/7",        // unique-local
+	"fe80::/10",       // link-local
+	"fec0::/10",       // site-local (deprecated)
+	"ff00::/8",        // multicast
+)
+
+func mustPrefixes(ss ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParsePrefix(s)
+	}
+	return out
+}
+
+// Guard decides which addresses may be dialled.
+type Guard struct {
+	allow []netip.Prefix
+}
+
+// New returns a Guard with an allow-list of CIDRs that are admitted even if
+// forbidden (for development and tests, e.g. "127.0.0.0/8").
+func New(allowed []netip.Prefix) *Guard { return &Guard{allow: allowed} }
+
+// ParseCIDRs parses a comma-separated list such as "127.0.0.0/8,::1/128".
+func ParseCIDRs(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("netguard: %q is not a CIDR like 127.0.0.0/8", part)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// Check returns nil if addr may be dialled.
+func (g *Guard) Check(addr netip.Addr) error {
+	addr = addr.Unmap()
+	for _, p := range g.allow {
+		if p.Contains(addr) {
+			return nil
+		}
+	}
+	if addr.Zone() != "" {
+		addr = addr.WithZone("")
+	}
+	for _, p := range forbidden {
+		if p.Contains(addr) {
+			return fmt.Errorf("%w: %s is in %s", ErrForbidden, addr, p)
+		}
+	}
+	return nil
+}
+
+// Control is a net.Dialer Control function: it runs after DNS resolution,
+// on the address actually being dialled.
+func (g *Guard) Control(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %q", ErrForbidden, address)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not an IP address", ErrForbidden, host)
+	}
+	return g.Check(ip)
+}
+
+// CheckURL refuses a URL whose host is a literal forbidden address; names are
+// checked at dial time, after resolution.
+func (g *Guard) CheckURL(u *url.URL) error {
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if err := g.Check(ip); err != nil {
+			return fmt.Errorf("host %s is not allowed (private, loopback or reserved address)", host)
+		}
+	}
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		if err := g.Check(netip.MustParseAddr("127.0.0.1")); err != nil {
+			return fmt.Errorf("host %s is not allowed (loopback)", host)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// EmbeddedConfig configures the in-process nats-server.
+type EmbeddedConfig struct {
+	// StoreDir holds JetStream file storage; empty means memory only.
+	StoreDir string
+	// Listen is "host:port" to accept outside clients; empty means in-process
+	// connections only.
+	Listen string
+}
+
+// Embedded is an in-process nats-server with JetStream.
+type Embedded struct {
+	srv *server.Server
+}
+
+// StartEmbedded starts a nats-server with JetStream inside this process and
+// waits until it is ready for connections.
+func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	opts := &server.Options{
+		ServerName: "webhookd",
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		NoSigs:     true,
+		NoLog:      true,
+		DontListen: cfg.Listen == "",
+		// The server's own limits: large enough for a delivery body.
+		MaxPayload: 8 << 20,
+	}
+	if cfg.StoreDir == "" {
+		opts.JetStreamMaxStore = 1 << 30
+	}
+	if cfg.Listen != "" {
+		host, port, err := splitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, err
+		}
+		opts.Host, opts.Port = host, port
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("stream: embedded nats-server: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("stream: embedded nats-server not ready after 30s")
+	}
+	return &Embedded{srv: srv}, nil
+}
+
+// Connect opens a client connection to the embedded server.
+func (e *Embedded) Connect(name string) (*nats.Conn, error) {
+	return nats.Connect("", nats.InProcessServer(e.srv), nats.Name(name), nats.MaxReconnects(-1))
+}
+
+// ClientURL is the address outside clients use, when Listen was set.
+func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
+
+// Shutdown stops the server and waits for it.
+func (e *Embedded) Shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("stream: listen address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("stream: listen address %q: bad port", addr)
+	}
+	return host, port, nil
+}

@@ -1,0 +1,187 @@
+// Package stream owns the JetStream topology: the names and subjects of the
+// EVENTS, DELIVERIES, DEAD and ATTEMPTS streams and of the webhooks KV bucket,
+// their creation, and the embedded nats-server used by webhookd and tests.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the streams and the registry bucket.
+const (
+	Events     = "EVENTS"
+	Deliveries = "DELIVERIES"
+	Dead       = "DEAD"
+	Attempts   = "ATTEMPTS"
+	Registry   = "webhooks"
+
+	// DispatchConsumer is the durable consumer on EVENTS that all dispatcher
+	// replicas share.
+	DispatchConsumer = "dispatch"
+)
+
+// Config sizes the topology. The zero value is not valid: start from
+// DefaultConfig.
+type Config struct {
+	// Shards is the number of delivery shards (one consumer each).
+	Shards int
+	// EventsMaxAge is how long EVENTS keeps history for replay and backfill.
+	EventsMaxAge time.Duration
+	// DeadMaxAge and AttemptsMaxAge bound the dead letters and the log.
+	DeadMaxAge     time.Duration
+	AttemptsMaxAge time.Duration
+	// DuplicateWindow is the publish deduplication window (>= 10 min).
+	DuplicateWindow time.Duration
+	// Replicas is the stream replication factor (1 on a single server).
+	Replicas int
+	// Memory selects memory storage (tests); file storage otherwise.
+	Memory bool
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Shards:          16,
+		EventsMaxAge:    7 * 24 * time.Hour,
+		DeadMaxAge:      30 * 24 * time.Hour,
+		AttemptsMaxAge:  7 * 24 * time.Hour,
+		DuplicateWindow: 10 * time.Minute,
+		Replicas:        1,
+	}
+}
+
+// Validate reports the first field that is out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.Shards < 1 || c.Shards > 1024:
+		return fmt.Errorf("stream: Shards must be in 1..1024, got %d", c.Shards)
+	case c.EventsMaxAge <= 0:
+		return errors.New("stream: EventsMaxAge must be positive")
+	case c.DuplicateWindow < 10*time.Minute:
+		return fmt.Errorf("stream: DuplicateWindow must be at least 10m, got %s", c.DuplicateWindow)
+	case c.Replicas < 1:
+		return fmt.Errorf("stream: Replicas must be at least 1, got %d", c.Replicas)
+	}
+	return nil
+}
+
+func (c Config) storage() jetstream.StorageType {
+	if c.Memory {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
+// Ensure creates or updates every stream, consumer and bucket of the
+// topology. It is idempotent and safe to call from every process at start.
+func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	streams := []jetstream.StreamConfig{{
+		Name:       Events,
+		Subjects:   []string{"events.>"},
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     cfg.EventsMaxAge,
+		Duplicates: cfg.DuplicateWindow,
+	}, {
+		Name:              Deliveries,
+		Subjects:          []string{"deliveries.>", "retry.>"},
+		Retention:         jetstream.WorkQueuePolicy,
+		Duplicates:        cfg.DuplicateWindow,
+		AllowMsgSchedules: true,
+	}, {
+		Name:      Dead,
+		Subjects:  []string{"dead.>"},
+		Retention: jetstream.LimitsPolicy,
+		MaxAge:    cfg.DeadMaxAge,
+	}, {
+		Name:      Attempts,
+		Subjects:  []string{"attempts.>"},
+		Retention: jetstream.LimitsPolicy,
+		MaxAge:    cfg.AttemptsMaxAge,
+	}}
+	for _, sc := range streams {
+		sc.Storage = cfg.storage()
+		sc.Replicas = cfg.Replicas
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("stream: ensure %s: %w", sc.Name, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   Registry,
+		History:  5,
+		Storage:  cfg.storage(),
+		Replicas: cfg.Replicas,
+	}); err != nil {
+		return fmt.Errorf("stream: ensure bucket %s: %w", Registry, err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, Events, jetstream.ConsumerConfig{
+		Durable:       DispatchConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 4096,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}); err != nil {
+		return fmt.Errorf("stream: ensure consumer %s: %w", DispatchConsumer, err)
+	}
+	for shard := range cfg.Shards {
+		if _, err := js.CreateOrUpdateConsumer(ctx, Deliveries, jetstream.ConsumerConfig{
+			Durable:       ShardConsumer(shard),
+			FilterSubject: "deliveries." + strconv.Itoa(shard) + ".>",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			// Above the HTTP timeout: a slow attempt is not redelivered
+			// while it is still running (the deliverer also signals progress).
+			AckWait:       60 * time.Second,
+			MaxAckPending: 2048,
+			MaxDeliver:    -1,
+		}); err != nil {
+			return fmt.Errorf("stream: ensure consumer shard %d: %w", shard, err)
+		}
+	}
+	return nil
+}
+
+// EventSubject is "events.<companyId>.<projectId or _>.<TYPE>".
+func EventSubject(companyID, projectID, eventType string) string {
+	if projectID == "" {
+		projectID = "_"
+	}
+	return "events." + companyID + "." + projectID + "." + eventType
+}
+
+// Shard maps a webhook to its delivery shard: FNV-1a of the id mod n.
+func Shard(webhookID string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(webhookID))
+	return int(h.Sum32() % uint32(n))
+}
+
+// DeliverySubject is "deliveries.<shard>.<webhookId>".
+func DeliverySubject(webhookID string, shards int) string {
+	return "deliveries." + strconv.Itoa(Shard(webhookID, shards)) + "." + webhookID
+}
+
+// ShardConsumer names the durable consumer of one delivery shard.
+func ShardConsumer(shard int) string { return "deliver-" + strconv.Itoa(shard) }
+
+// RetrySubject is the schedule subject of one delivery: one pending retry per
+// delivery, so re-publishing a schedule is idempotent.
+func RetrySubject(deliveryID string) string { return "retry." + deliveryID }
+
+// DeadSubject is "dead.<companyId>.<webhookId>.<deliveryId>".
+func DeadSubject(companyID, webhookID, deliveryID string) string {
+	return "dead." + companyID + "." + webhookID + "." + deliveryID
+}
+
+// AttemptSubject is "attempts.<companyId>.<webhookId>.<deliveryId>".
+func AttemptSubject(companyID, webhookID, deliveryID string) string {
+	return "attempts." + companyID + "." + webhookID + "." + deliveryID
+}

@@ -1,0 +1,115 @@
+package webhook
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on webhook fields.
+const (
+	MaxNameLen    = 200
+	MaxURLLen     = 2048
+	MaxEvents     = 200
+	MaxProjectIDs = 1000
+	MaxFilterLen  = 4096
+)
+
+// Rules are the checks that depend on the rest of the system.
+type Rules struct {
+	// KnownEvent reports whether an event type is in the catalogue.
+	KnownEvent func(string) bool
+	// CheckURL refuses addresses the deliverer would never call (SSRF guard).
+	CheckURL func(*url.URL) error
+	// CheckFilter compiles a filter expression; nil accepts none.
+	CheckFilter func(string) error
+}
+
+// Validate checks every field of w and returns the first *FieldError.
+func (r Rules) Validate(w *Webhook) error {
+	name := strings.TrimSpace(w.Name)
+	switch {
+	case name == "":
+		return &FieldError{"name", "must not be empty"}
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		return &FieldError{"name", fmt.Sprintf("must be at most %d characters", MaxNameLen)}
+	}
+	if err := r.validateURL(w.URL); err != nil {
+		return err
+	}
+	if len(w.Events) > MaxEvents {
+		return &FieldError{"events", fmt.Sprintf("must list at most %d event types", MaxEvents)}
+	}
+	for i, e := range w.Events {
+		if r.KnownEvent != nil && !r.KnownEvent(e) {
+			return &FieldError{fmt.Sprintf("events[%d]", i), fmt.Sprintf("unknown event type %q (see GET /v1/event-types)", e)}
+		}
+	}
+	if len(w.ProjectIDs) > MaxProjectIDs {
+		return &FieldError{"projectIds", fmt.Sprintf("must list at most %d projects", MaxProjectIDs)}
+	}
+	for i, p := range w.ProjectIDs {
+		if !ValidID(p) {
+			return &FieldError{fmt.Sprintf("projectIds[%d]", i), "must match [A-Za-z0-9_-]{1,64}"}
+		}
+	}
+	if w.Filter != "" {
+		if len(w.Filter) > MaxFilterLen {
+			return &FieldError{"filter", fmt.Sprintf("must be at most %d bytes", MaxFilterLen)}
+		}
+		if r.CheckFilter == nil {
+			return &FieldError{"filter", "filters are not supported by this server"}
+		}
+		if err := r.CheckFilter(w.Filter); err != nil {
+			return &FieldError{"filter", err.Error()}
+		}
+	}
+	return nil
+}
+
+func (r Rules) validateURL(raw string) error {
+	if raw == "" {
+		return &FieldError{"url", "must not be empty"}
+	}
+	if len(raw) > MaxURLLen {
+		return &FieldError{"url", fmt.Sprintf("must be at most %d bytes", MaxURLLen)}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return &FieldError{"url", "is not a valid URL"}
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return &FieldError{"url", "scheme must be http or https"}
+	}
+	if u.Hostname() == "" {
+		return &FieldError{"url", "must have a host"}
+	}
+	if u.User != nil {
+		return &FieldError{"url", "must not carry credentials; use the signing secret"}
+	}
+	if u.Fragment != "" {
+		return &FieldError{"url", "must not have a fragment"}
+	}
+	if r.CheckURL != nil {
+		if err := r.CheckURL(u); err != nil {
+			return &FieldError{"url", err.Error()}
+		}
+	}
+	return nil
+}
+
+// ValidID reports whether s can be a subject token or key part:
+// [A-Za-z0-9_-]{1,64}.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

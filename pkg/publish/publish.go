@@ -1,0 +1,134 @@
+// Package publish is the Go client Blue services use to publish events to
+// the webhook platform. Each event is validated against the event catalogue
+// first and published to the EVENTS stream with Nats-Msg-Id = event id, so a
+// retried publish is deduplicated; Publish returns only after JetStream has
+// acknowledged (persisted) the event.
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/stream"
+)
+
+// Event is the envelope a Blue service publishes.
+type Event = event.Envelope
+
+// ErrInvalid is wrapped by every validation error; errors.As with
+// *event.FieldError gives the field at fault.
+var ErrInvalid = event.ErrInvalid
+
+// FieldError names the field of an event that is not valid.
+type FieldError = event.FieldError
+
+// Client publishes events.
+type Client struct {
+	js  jetstream.JetStream
+	cat *event.Catalogue
+	// Inject, if set, adds headers (trace context) to each published event.
+	inject func(ctx context.Context, h nats.Header)
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHeaderInjector adds headers to every published message, e.g. the W3C
+// trace context of ctx.
+func WithHeaderInjector(f func(ctx context.Context, h nats.Header)) Option {
+	return func(c *Client) { c.inject = f }
+}
+
+// New returns a Client over a NATS connection.
+func New(nc *nats.Conn, opts ...Option) (*Client, error) {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	cat, err := event.LoadCatalogue()
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	c := &Client{js: js, cat: cat}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Catalogue returns the event catalogue the client validates against.
+func (c *Client) Catalogue() *event.Catalogue { return c.cat }
+
+// Publish validates and publishes one event. An empty ID is filled with a new
+// one and a zero OccurredAt with now; the id is returned. Errors wrapping
+// ErrInvalid mean the event was refused and nothing was published.
+func (c *Client) Publish(ctx context.Context, e Event) (string, error) {
+	if e.ID == "" {
+		e.ID = event.NewID()
+	}
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = time.Now().UTC()
+	}
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return "", fmt.Errorf("publish: %w", err)
+	}
+	ids, err := c.PublishJSON(ctx, raw)
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
+}
+
+// PublishJSON validates raw (one envelope or an array of them) and publishes
+// every event, all or nothing for validation. It returns the ids in order.
+// If a publish fails after validation, some events may be stored; publishing
+// the same batch again is safe because ids are deduplicated.
+func (c *Client) PublishJSON(ctx context.Context, raw []byte) ([]string, error) {
+	events, err := c.cat.ValidateBatch(raw)
+	if err != nil {
+		return nil, err
+	}
+	return c.publishValid(ctx, events)
+}
+
+func (c *Client) publishValid(ctx context.Context, events []event.Envelope) ([]string, error) {
+	ids := make([]string, len(events))
+	futures := make([]jetstream.PubAckFuture, len(events))
+	for i := range events {
+		e := &events[i]
+		data, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("publish: %w", err)
+		}
+		msg := &nats.Msg{Subject: stream.EventSubject(e.CompanyID, e.ProjectID, e.Type), Data: data, Header: nats.Header{}}
+		if c.inject != nil {
+			c.inject(ctx, msg.Header)
+		}
+		f, err := c.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
+		if err != nil {
+			return nil, fmt.Errorf("publish %s: %w", e.ID, err)
+		}
+		ids[i], futures[i] = e.ID, f
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return nil, fmt.Errorf("publish %s: not acknowledged: %w", ids[i], err)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("publish: %w", ctx.Err())
+		}
+	}
+	return ids, nil
+}
+
+// IsInvalid reports whether err is a validation error (nothing published).
+func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }

@@ -1,0 +1,4 @@
+package verify
+
+// Key exposes key derivation to the external tests.
+var Key = key
