@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/inspect"
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
@@ -65,6 +67,9 @@ type Config struct {
 	Tokens Tokens
 	Rules  webhook.Rules
 	Logger *slog.Logger
+	// Inspector serves the delivery log and dead-letter replays; nil
+	// leaves those endpoints out.
+	Inspector *inspect.Inspector
 }
 
 // Server holds the API's dependencies.
@@ -98,6 +103,12 @@ func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Co
 	hc := huma.DefaultConfig("Blue Webhooks API", "1.0.0")
 	hc.Info.Description = "Manage the webhooks that receive Blue's events. Authenticate with `Authorization: Bearer <token>`; each token manages one company."
 	hc.CreateHooks = nil // no $schema links in responses
+	hc.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", func(t reflect.Type, hint string) string {
+		if t == reflect.TypeFor[webhook.Public]() {
+			return "Webhook"
+		}
+		return huma.DefaultSchemaNamer(t, hint)
+	})
 	hc.DocsPath = "/docs"
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer"},
@@ -108,6 +119,7 @@ func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Co
 	humaAPI.UseMiddleware(s.authenticate)
 	s.registerWebhooks()
 	s.registerEventTypes()
+	s.registerDeliveries()
 	return s
 }
 
@@ -145,6 +157,10 @@ func (s *Server) fail(ctx context.Context, err error) error {
 		return huma.Error400BadRequest("invalid webhook: "+fe.Error(), &huma.ErrorDetail{Location: "body." + fe.Field, Message: fe.Detail})
 	case errors.Is(err, webhook.ErrNotFound):
 		return huma.Error404NotFound("webhook not found")
+	case errors.Is(err, inspect.ErrNotFound):
+		return huma.Error404NotFound("delivery not found")
+	case errors.Is(err, inspect.ErrNotDead):
+		return huma.Error404NotFound("delivery not found among dead letters (only dead-lettered or parked deliveries can be redelivered)")
 	case errors.Is(err, webhook.ErrConflict):
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, webhook.ErrLimit):

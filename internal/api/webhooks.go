@@ -12,38 +12,10 @@ import (
 	"github.com/bluehq/webhooks/internal/webhook"
 )
 
-// Webhook is a webhook as the API shows it. Secret is set only in the
-// response to create and rotate-secret; it is null everywhere else.
-type Webhook struct {
-	ID          string    `json:"id" doc:"Webhook id."`
-	UID         string    `json:"uid"`
-	Name        string    `json:"name"`
-	URL         string    `json:"url"`
-	Secret      *string   `json:"secret" doc:"The signing secret: returned once, on create; null afterwards."`
-	Status      string    `json:"status" enum:"HEALTHY,UNHEALTHY"`
-	Enabled     bool      `json:"enabled"`
-	Events      []string  `json:"events" doc:"Event types delivered; empty means all."`
-	ProjectIDs  []string  `json:"projectIds" doc:"Projects whose events are delivered; empty means all."`
-	Filter      string    `json:"filter,omitempty" doc:"CEL expression over the variable event; only events for which it is true are delivered."`
-	CreatedByID string    `json:"createdById,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
-}
+// Webhook is a webhook as the API shows it.
+type Webhook = webhook.Public
 
-func view(w *webhook.Webhook) Webhook {
-	return Webhook{
-		ID: w.ID, UID: w.UID, Name: w.Name, URL: w.URL, Status: w.Status, Enabled: w.Enabled,
-		Events: nonNil(w.Events), ProjectIDs: nonNil(w.ProjectIDs), Filter: w.Filter,
-		CreatedByID: w.CreatedByID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
-	}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
+func view(w *webhook.Webhook) Webhook { return w.Public() }
 
 // CreateBody is the request to create a webhook.
 type CreateBody struct {
@@ -162,7 +134,7 @@ func (s *Server) registerWebhooks() {
 		Summary: "Change a webhook", Description: "Only the fields present in the body change.",
 		Tags: tags, Errors: []int{400, 401, 404, 409},
 	}, func(ctx context.Context, in *struct {
-		idPath
+		ID   string `path:"id" maxLength:"64"`
 		Body PatchBody
 	}) (*webhookOut, error) {
 		b := in.Body
@@ -203,24 +175,58 @@ func (s *Server) registerWebhooks() {
 		return nil, nil
 	})
 
-	for _, enable := range []bool{true, false} {
-		name, summary := "disable", "Disable a webhook: deliveries stop (they are parked) and status becomes UNHEALTHY"
-		if enable {
-			name, summary = "enable", "Enable a webhook"
+	huma.Register(api, huma.Operation{
+		OperationID: "disable-webhook", Method: http.MethodPost, Path: "/v1/webhooks/{id}/disable",
+		Summary:     "Disable a webhook",
+		Description: "Deliveries stop and status becomes UNHEALTHY. Jobs for it are parked among the dead letters; enable with replay=true sends them.",
+		Tags:        tags, Errors: []int{401, 404},
+	}, func(ctx context.Context, in *idPath) (*webhookOut, error) {
+		w, err := s.store.Update(ctx, companyOf(ctx), in.ID, func(w *webhook.Webhook) error {
+			setEnabled(w, false, "user")
+			return nil
+		})
+		if err != nil {
+			return nil, s.fail(ctx, err)
 		}
-		huma.Register(api, huma.Operation{
-			OperationID: name + "-webhook", Method: http.MethodPost, Path: "/v1/webhooks/{id}/" + name,
-			Summary: summary, Tags: tags, Errors: []int{401, 404},
-		}, func(ctx context.Context, in *idPath) (*webhookOut, error) {
-			w, err := s.store.Update(ctx, companyOf(ctx), in.ID, func(w *webhook.Webhook) error {
-				setEnabled(w, enable, "user")
-				return nil
-			})
+		return &webhookOut{Body: view(w)}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "enable-webhook", Method: http.MethodPost, Path: "/v1/webhooks/{id}/enable",
+		Summary:     "Enable a webhook",
+		Description: "With replay=true, the deliveries parked while it was disabled are sent again (up to 10,000; continue with POST /v1/webhooks/{id}/recover and replayCursor).",
+		Tags:        tags, Errors: []int{401, 404},
+	}, func(ctx context.Context, in *struct {
+		ID     string `path:"id" maxLength:"64"`
+		Replay bool   `query:"replay" doc:"Send the deliveries parked while the webhook was disabled."`
+	}) (*enableOut, error) {
+		var disabledAt *time.Time
+		w, err := s.store.Update(ctx, companyOf(ctx), in.ID, func(w *webhook.Webhook) error {
+			disabledAt = w.DisabledAt
+			setEnabled(w, true, "")
+			return nil
+		})
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		out := &enableOut{}
+		out.Body.Public = view(w)
+		if in.Replay && disabledAt != nil {
+			res, err := s.replayParked(ctx, w, *disabledAt)
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &webhookOut{Body: view(w)}, nil
-		})
+			out.Body.Replayed, out.Body.ReplayCursor = &res.Requeued, res.NextCursor
+		}
+		return out, nil
+	})
+}
+
+type enableOut struct {
+	Body struct {
+		webhook.Public
+		Replayed     *int   `json:"replayed,omitempty" doc:"With replay=true: how many parked deliveries were sent again."`
+		ReplayCursor string `json:"replayCursor,omitempty" doc:"More parked deliveries remain: pass as cursor to recover."`
 	}
 }
 

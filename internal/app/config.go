@@ -52,6 +52,10 @@ type Config struct {
 	AllowedCIDRs    []netip.Prefix
 	MaxInFlight     int
 	Workers         int
+	// Per endpoint, shared by all deliverers.
+	EndpointConcurrency int
+	EndpointRate        float64
+	DisableAfter        time.Duration
 
 	Stream stream.Config
 	Logger *slog.Logger
@@ -127,6 +131,19 @@ func LoadConfig(getenv Getenv) (Config, error) {
 		return c, err
 	}
 	c.MaxInFlight = int(inflight)
+	conc, err := intVar(getenv, "DELIVERY_ENDPOINT_CONCURRENCY", 32, 1, 10000)
+	if err != nil {
+		return c, err
+	}
+	c.EndpointConcurrency = int(conc)
+	rate, err := intVar(getenv, "DELIVERY_ENDPOINT_RATE", 0, 0, 1000000)
+	if err != nil {
+		return c, err
+	}
+	c.EndpointRate = float64(rate)
+	if c.DisableAfter, err = durationVar(getenv, "DELIVERY_DISABLE_AFTER", 72*time.Hour, time.Second, 365*24*time.Hour); err != nil {
+		return c, err
+	}
 	workers, err := intVar(getenv, "DISPATCH_WORKERS", 64, 1, 4096)
 	if err != nil {
 		return c, err
@@ -139,6 +156,12 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	c.Stream.Shards = int(shards)
 	if c.Stream.EventsMaxAge, err = durationVar(getenv, "EVENTS_MAX_AGE", 7*24*time.Hour, time.Minute, 365*24*time.Hour); err != nil {
 		return c, err
+	}
+	if c.Stream.AckWait, err = durationVar(getenv, "ACK_WAIT", 60*time.Second, time.Second, time.Hour); err != nil {
+		return c, err
+	}
+	if c.Stream.AckWait <= c.DeliveryTimeout {
+		return c, fmt.Errorf("ACK_WAIT: %s must be longer than DELIVERY_TIMEOUT (%s), or slow attempts are delivered twice", c.Stream.AckWait, c.DeliveryTimeout)
 	}
 	c.Logger = newLogger(getenv("LOG_LEVEL"))
 	return c, nil

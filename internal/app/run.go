@@ -21,10 +21,12 @@ import (
 	"github.com/bluehq/webhooks/internal/delivery"
 	"github.com/bluehq/webhooks/internal/dispatch"
 	"github.com/bluehq/webhooks/internal/ingest"
+	"github.com/bluehq/webhooks/internal/inspect"
 	"github.com/bluehq/webhooks/internal/netguard"
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/retry"
 	"github.com/bluehq/webhooks/internal/seal"
+	"github.com/bluehq/webhooks/internal/state"
 	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/webhook"
 	"github.com/bluehq/webhooks/pkg/publish"
@@ -130,14 +132,24 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			return err
 		}
 	}
+	var shared state.State = state.NewMemory(state.BreakerPolicy{})
+	if rdb != nil {
+		shared = state.NewRedis(rdb, "wh:", state.BreakerPolicy{})
+	}
 	var deliverer *delivery.Deliverer
 	if roles.Deliverer {
-		deliverer, err = delivery.New(js, cache, store, delivery.NewClient(guard, cfg.DeliveryTimeout), delivery.Config{
-			Shards:      cfg.Stream.Shards,
-			Timeout:     cfg.DeliveryTimeout,
-			Policy:      retry.Policy{Delays: cfg.RetrySchedule, Jitter: 0.2, MaxRetryAfter: time.Hour},
-			MaxInFlight: cfg.MaxInFlight,
-			Logger:      log,
+		deliverer, err = delivery.New(delivery.Deps{
+			JS: js, Resolver: cache, Registry: store, State: shared, Events: publisher,
+			Client: delivery.NewClient(guard, cfg.DeliveryTimeout),
+		}, delivery.Config{
+			Shards:              cfg.Stream.Shards,
+			Timeout:             cfg.DeliveryTimeout,
+			Policy:              retry.Policy{Delays: cfg.RetrySchedule, Jitter: 0.2, MaxRetryAfter: time.Hour},
+			MaxInFlight:         cfg.MaxInFlight,
+			EndpointConcurrency: cfg.EndpointConcurrency,
+			EndpointRate:        cfg.EndpointRate,
+			DisableAfter:        cfg.DisableAfter,
+			Logger:              log,
 		})
 		if err != nil {
 			return err
@@ -177,8 +189,9 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		ops(mux)
 		api.New(mux, store, publisher.Catalogue(), api.Config{
 			Tokens: cfg.APITokens,
-			Rules:  webhook.Rules{KnownEvent: publisher.Catalogue().Known, CheckURL: guard.CheckURL},
-			Logger: log,
+			Rules:     webhook.Rules{KnownEvent: publisher.Catalogue().Known, CheckURL: guard.CheckURL},
+			Logger:    log,
+			Inspector: inspect.New(js, shared, cfg.Stream.Shards),
 		})
 		if err := serve(cfg.APIAddr, mux); err != nil {
 			return err

@@ -3,26 +3,31 @@
 // what happens next: ack on 2xx, a scheduled retry on failure, DEAD when the
 // attempts are spent or the webhook is disabled. Nothing is acked that was
 // not delivered, rescheduled or dead-lettered.
+//
+// Endpoints are isolated from each other: a circuit breaker, an in-flight cap
+// and a rate limit per endpoint, shared by all replicas through the State.
+// A job for a busy or open-circuit endpoint is rescheduled, never held.
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/bluehq/webhooks/internal/attempt"
+	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/retry"
+	"github.com/bluehq/webhooks/internal/state"
 	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
@@ -32,9 +37,15 @@ type Resolver interface {
 	Webhook(ctx context.Context, companyID, id string) (*registry.Entry, error)
 }
 
-// Disabler turns a webhook off (410 Gone, or failing for too long).
-type Disabler interface {
-	Disable(ctx context.Context, companyID, id, reason string) error
+// Registry records what deliveries learn about a webhook.
+type Registry interface {
+	Disable(ctx context.Context, companyID, id, reason string) (before, after *webhook.Webhook, changed bool, err error)
+	SetStatus(ctx context.Context, companyID, id, status string) error
+}
+
+// EventPublisher publishes the platform's own events (WEBHOOK_DISABLED).
+type EventPublisher interface {
+	Publish(ctx context.Context, e event.Envelope) (string, error)
 }
 
 // Config configures a Deliverer.
@@ -44,20 +55,43 @@ type Config struct {
 	Policy      retry.Policy
 	MaxInFlight int // attempts in flight in this process
 	UserAgent   string
+
+	EndpointConcurrency int     // attempts in flight per endpoint, all replicas
+	EndpointRate        float64 // attempts per second per endpoint; 0: no limit
+	EndpointBurst       int
+	UnhealthyAfter      int           // consecutive failures before UNHEALTHY
+	DisableAfter        time.Duration // failing continuously this long: disabled
+	AttemptIndexSize    int           // recent attempts kept per webhook
+
 	// StopTimeout bounds how long Run waits for in-flight attempts after
 	// its context ends; what is still running then is handed back (Nak).
 	StopTimeout time.Duration
 	Logger      *slog.Logger
+	Metrics     Metrics
+}
+
+// Metrics receives what happened; a nil Metrics records nothing.
+type Metrics interface {
+	Attempt(outcome string, status int, latency time.Duration)
+	Delivered(endToEnd time.Duration)
+	Outcome(outcome string)
+}
+
+// Deps are the Deliverer's collaborators.
+type Deps struct {
+	JS       jetstream.JetStream
+	Resolver Resolver
+	Registry Registry
+	State    state.State
+	Events   EventPublisher // may be nil: no WEBHOOK_DISABLED events
+	Client   *http.Client
 }
 
 // Deliverer is the delivery role.
 type Deliverer struct {
-	js       jetstream.JetStream
-	resolver Resolver
-	disabler Disabler
-	client   *http.Client
-	cfg      Config
-	log      *slog.Logger
+	Deps
+	cfg Config
+	log *slog.Logger
 
 	sem      chan struct{}
 	inflight sync.WaitGroup
@@ -65,13 +99,15 @@ type Deliverer struct {
 	hardStop context.Context
 }
 
-// New returns a Deliverer.
-func New(js jetstream.JetStream, resolver Resolver, disabler Disabler, client *http.Client, cfg Config) (*Deliverer, error) {
+// New returns a Deliverer. Errors name the Config field at fault.
+func New(deps Deps, cfg Config) (*Deliverer, error) {
 	switch {
 	case cfg.Shards < 1:
 		return nil, errors.New("delivery: Config.Shards must be at least 1")
 	case cfg.Timeout <= 0:
 		return nil, errors.New("delivery: Config.Timeout must be positive")
+	case deps.JS == nil || deps.Resolver == nil || deps.Registry == nil || deps.State == nil || deps.Client == nil:
+		return nil, errors.New("delivery: Deps.JS, Resolver, Registry, State and Client are required")
 	}
 	if cfg.MaxInFlight < 1 {
 		cfg.MaxInFlight = 1024
@@ -79,16 +115,31 @@ func New(js jetstream.JetStream, resolver Resolver, disabler Disabler, client *h
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "Blue-Webhooks/1.0"
 	}
+	if cfg.EndpointConcurrency < 1 {
+		cfg.EndpointConcurrency = 32
+	}
+	if cfg.EndpointBurst < 1 {
+		cfg.EndpointBurst = max(1, int(cfg.EndpointRate))
+	}
+	if cfg.UnhealthyAfter < 1 {
+		cfg.UnhealthyAfter = 5
+	}
+	if cfg.DisableAfter <= 0 {
+		cfg.DisableAfter = 72 * time.Hour
+	}
+	if cfg.AttemptIndexSize < 1 {
+		cfg.AttemptIndexSize = 100
+	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = cfg.Timeout + 2*time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Deliverer{
-		js: js, resolver: resolver, disabler: disabler, client: client, cfg: cfg, log: cfg.Logger,
-		sem: make(chan struct{}, cfg.MaxInFlight),
-	}, nil
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
+	}
+	return &Deliverer{Deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight)}, nil
 }
 
 // Run consumes every shard until ctx ends. Then it stops pulling, lets the
@@ -105,7 +156,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	}
 	perShard := max(16, 2*d.cfg.MaxInFlight/d.cfg.Shards)
 	for shard := range d.cfg.Shards {
-		cons, err := d.js.Consumer(ctx, stream.Deliveries, stream.ShardConsumer(shard))
+		cons, err := d.JS.Consumer(ctx, stream.Deliveries, stream.ShardConsumer(shard))
 		if err != nil {
 			stopAll()
 			return fmt.Errorf("delivery: consumer %d: %w", shard, err)
@@ -139,18 +190,6 @@ func (d *Deliverer) onMsg(m jetstream.Msg) {
 	}()
 }
 
-// outcome of one attempt.
-type outcome struct {
-	status  int
-	class   string
-	errText string
-	latency time.Duration
-	resp    []byte
-	retryIn time.Duration // from Retry-After, if any
-}
-
-func (o outcome) ok() bool { return o.class == ClassNone && o.status >= 200 && o.status < 300 }
-
 func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 	j, err := job.FromMsg(natsHeader(m), m.Data())
 	if err != nil {
@@ -158,10 +197,11 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	log := d.log.With("delivery_id", j.DeliveryID, "webhook_id", j.WebhookID, "event_id", j.EventID, "attempt", j.Attempt)
-	entry, err := d.resolver.Webhook(ctx, j.CompanyID, j.WebhookID)
+	log := d.log.With("delivery_id", j.DeliveryID, "webhook_id", j.WebhookID, "event_id", j.EventID, "event_type", j.EventType, "attempt", j.Attempt)
+	entry, err := d.Resolver.Webhook(ctx, j.CompanyID, j.WebhookID)
 	if errors.Is(err, webhook.ErrNotFound) {
 		log.Info("delivery dropped: webhook deleted")
+		d.cfg.Metrics.Outcome(attempt.Dropped)
 		_ = m.Ack()
 		return
 	}
@@ -171,50 +211,211 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	if !entry.Enabled {
-		d.finish(ctx, m, &j, log, d.deadLetter(ctx, &j, "disabled"), "parked")
+		d.park(ctx, m, &j, log, "disabled")
 		return
 	}
-
+	if !d.admit(ctx, m, j, log) {
+		return
+	}
+	lease, ok := d.acquire(ctx, m, j.WebhookID, log)
+	if !ok {
+		return
+	}
 	out := d.attempt(ctx, entry, &j)
+	if lease != nil {
+		if err := d.State.Release(context.WithoutCancel(ctx), *lease); err != nil {
+			log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "err", err)
+		}
+	}
 	if ctx.Err() != nil {
 		// Shutting down mid-attempt: hand the job back untouched.
 		_ = m.Nak()
 		return
 	}
+	d.cfg.Metrics.Attempt(out.outcomeClass(), out.status, out.latency)
 	log = log.With("status", out.status, "latency_ms", out.latency.Milliseconds(), "error_class", out.class)
+	rec := out.record(&j)
+
 	switch {
 	case out.ok():
+		rec.Outcome = attempt.Delivered
+		d.health(ctx, entry, &j, true, log)
+		if err := d.record(ctx, rec); err != nil {
+			log.Warn("delivery: attempt log write failed", "err", err)
+		}
 		log.Info("delivered")
+		d.cfg.Metrics.Outcome(attempt.Delivered)
+		if !j.PublishedAt.IsZero() {
+			d.cfg.Metrics.Delivered(time.Since(j.PublishedAt))
+		}
 		if err := m.Ack(); err != nil {
 			log.Warn("delivery: ack failed; a duplicate may follow", "err", err)
 		}
 	case out.status == http.StatusGone:
-		log.Warn("endpoint answered 410 Gone: webhook disabled")
-		if d.disabler != nil {
-			if err := d.disabler.Disable(ctx, j.CompanyID, j.WebhookID, "gone"); err != nil {
-				log.Error("delivery: disabling webhook failed", "err", err)
-				_ = m.NakWithDelay(time.Second)
-				return
-			}
+		rec.Outcome = attempt.Parked
+		_ = d.record(ctx, rec)
+		log.Warn("endpoint answered 410 Gone: disabling webhook")
+		if err := d.disable(ctx, &j, "gone", log); err != nil {
+			_ = m.NakWithDelay(time.Second)
+			return
 		}
-		d.finish(ctx, m, &j, log, d.deadLetter(ctx, &j, "gone"), "parked")
+		d.park(ctx, m, &j, log, "gone")
 	default:
+		if d.health(ctx, entry, &j, false, log) {
+			rec.Outcome = attempt.Parked
+			_ = d.record(ctx, rec)
+			d.park(ctx, m, &j, log, "disabled")
+			return
+		}
 		delay, more := d.cfg.Policy.Next(j.Attempt)
 		if !more {
-			log.Warn("delivery failed; attempts exhausted", "err", out.errText)
-			d.finish(ctx, m, &j, log, d.deadLetter(ctx, &j, "exhausted"), "dead")
+			rec.Outcome = attempt.Dead
+			_ = d.record(ctx, rec)
+			log.Warn("delivery failed; attempts exhausted: dead-lettered", "err", out.errText)
+			d.cfg.Metrics.Outcome(attempt.Dead)
+			d.finish(m, log, d.deadLetter(ctx, &j, "exhausted"), "dead-letter")
 			return
 		}
 		if out.retryIn > 0 {
 			delay = d.cfg.Policy.Clamp(out.retryIn, time.Second)
 		}
-		log.Info("delivery failed; retry scheduled", "retry_in", delay.String(), "err", out.errText)
-		d.finish(ctx, m, &j, log, d.schedule(ctx, m, j, delay), "retry")
+		next := j
+		next.Attempt++
+		if next.FirstFailAt.IsZero() {
+			next.FirstFailAt = time.Now()
+		}
+		at := scheduleTime(time.Now().Add(delay))
+		rec.Outcome, rec.NextAttemptAt = attempt.Retry, &at
+		_ = d.record(ctx, rec)
+		log.Info("delivery failed; retry scheduled", "next_attempt_at", at, "err", out.errText)
+		d.cfg.Metrics.Outcome(attempt.Retry)
+		d.finish(m, log, d.schedule(ctx, m.Subject(), next, at), "retry schedule")
 	}
 }
 
+// admit asks the endpoint's circuit breaker. When the circuit is open the
+// job is rescheduled for when it may close, without counting an attempt.
+func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *slog.Logger) bool {
+	adm, err := d.State.Admit(ctx, j.WebhookID, time.Now())
+	if err != nil {
+		log.Warn("delivery: breaker state unavailable; attempting anyway", "err", err)
+		return true
+	}
+	if adm.Allowed {
+		return true
+	}
+	at := scheduleTime(adm.RetryAt)
+	log.Debug("circuit open: job deferred", "until", at)
+	d.cfg.Metrics.Outcome(attempt.Deferred)
+	d.finish(m, log, d.schedule(ctx, m.Subject(), j, at), "deferral")
+	return false
+}
+
+// acquire takes a rate token and an in-flight slot of the endpoint. A job
+// that must wait is handed back with a short delay, or rescheduled when the
+// wait is long; it is never held.
+func (d *Deliverer) acquire(ctx context.Context, m jetstream.Msg, webhookID string, log *slog.Logger) (*state.Lease, bool) {
+	now := time.Now()
+	if d.cfg.EndpointRate > 0 {
+		wait, err := d.State.Allow(ctx, webhookID, d.cfg.EndpointRate, d.cfg.EndpointBurst, now)
+		if err != nil {
+			log.Warn("delivery: rate state unavailable; attempting anyway", "err", err)
+		} else if wait > 0 {
+			d.backOff(ctx, m, wait, log)
+			return nil, false
+		}
+	}
+	lease, ok, err := d.State.Acquire(ctx, webhookID, d.cfg.EndpointConcurrency, d.cfg.Timeout+5*time.Second, now)
+	if err != nil {
+		log.Warn("delivery: in-flight state unavailable; attempting anyway", "err", err)
+		return nil, true
+	}
+	if !ok {
+		d.backOff(ctx, m, 50*time.Millisecond+rand.N(200*time.Millisecond), log)
+		return nil, false
+	}
+	return &lease, true
+}
+
+// backOff returns a job that may not run yet: a short wait is a Nak with
+// delay (the message stays in the stream, this worker moves on); a long one
+// is a message schedule, so the consumer's ack-pending is not held.
+func (d *Deliverer) backOff(ctx context.Context, m jetstream.Msg, wait time.Duration, log *slog.Logger) {
+	if wait < 2*time.Second {
+		_ = m.NakWithDelay(wait)
+		return
+	}
+	j, err := job.FromMsg(natsHeader(m), m.Data())
+	if err != nil {
+		_ = m.NakWithDelay(wait)
+		return
+	}
+	d.finish(m, log, d.schedule(ctx, m.Subject(), j, scheduleTime(time.Now().Add(wait))), "reschedule")
+}
+
+// health updates the endpoint's shared counters after an attempt and writes
+// status transitions to the registry. It returns true when the endpoint has
+// now been failing for DisableAfter and was disabled.
+func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, ok bool, log *slog.Logger) bool {
+	now := time.Now()
+	if ok {
+		if _, err := d.State.Success(ctx, j.WebhookID, now); err != nil {
+			log.Warn("delivery: health state unavailable", "err", err)
+		}
+		if e.Status == webhook.StatusUnhealthy {
+			if err := d.Registry.SetStatus(ctx, j.CompanyID, j.WebhookID, webhook.StatusHealthy); err != nil {
+				log.Warn("delivery: recording HEALTHY failed", "err", err)
+			}
+		}
+		return false
+	}
+	h, err := d.State.Failure(ctx, j.WebhookID, now)
+	if err != nil {
+		log.Warn("delivery: health state unavailable", "err", err)
+		return false
+	}
+	if h.ConsecutiveFailures >= d.cfg.UnhealthyAfter && e.Status == webhook.StatusHealthy {
+		if err := d.Registry.SetStatus(ctx, j.CompanyID, j.WebhookID, webhook.StatusUnhealthy); err != nil {
+			log.Warn("delivery: recording UNHEALTHY failed", "err", err)
+		}
+	}
+	if !h.FirstFailureAt.IsZero() && now.Sub(h.FirstFailureAt) >= d.cfg.DisableAfter {
+		log.Warn("endpoint failing continuously; disabling webhook", "failing_since", h.FirstFailureAt)
+		return d.disable(ctx, j, "failing", log) == nil
+	}
+	return false
+}
+
+// disable turns the webhook off and, if this call did it, announces it with
+// a WEBHOOK_DISABLED event through the normal pipeline.
+func (d *Deliverer) disable(ctx context.Context, j *job.Job, reason string, log *slog.Logger) error {
+	before, after, changed, err := d.Registry.Disable(ctx, j.CompanyID, j.WebhookID, reason)
+	if err != nil {
+		log.Error("delivery: disabling webhook failed", "err", err)
+		return err
+	}
+	if !changed || d.Events == nil {
+		return nil
+	}
+	e, err := disabledEvent(before, after)
+	if err == nil {
+		_, err = d.Events.Publish(ctx, e)
+	}
+	if err != nil {
+		log.Error("delivery: WEBHOOK_DISABLED event not published", "err", err)
+	}
+	return nil
+}
+
+// park copies the job of a disabled webhook to DEAD, where enable can find it.
+func (d *Deliverer) park(ctx context.Context, m jetstream.Msg, j *job.Job, log *slog.Logger, reason string) {
+	log.Info("webhook disabled: delivery parked", "reason", reason)
+	d.cfg.Metrics.Outcome(attempt.Parked)
+	d.finish(m, log, d.deadLetter(ctx, j, reason), "park")
+}
+
 // finish acks the job once its next step is durable, or hands it back.
-func (d *Deliverer) finish(_ context.Context, m jetstream.Msg, _ *job.Job, log *slog.Logger, stepErr error, step string) {
+func (d *Deliverer) finish(m jetstream.Msg, log *slog.Logger, stepErr error, step string) {
 	if stepErr != nil {
 		log.Error("delivery: "+step+" failed; job handed back", "err", stepErr)
 		_ = m.NakWithDelay(time.Second)
@@ -225,64 +426,19 @@ func (d *Deliverer) finish(_ context.Context, m jetstream.Msg, _ *job.Job, log *
 	}
 }
 
-func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) outcome {
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(j.Body))
-	if err != nil {
-		return outcome{class: ClassConnection, errText: err.Error()}
-	}
-	now := time.Now()
-	h := req.Header
-	h["Content-Type"] = []string{"application/json"}
-	h["User-Agent"] = []string{d.cfg.UserAgent}
-	h["X-Webhook-Event"] = []string{j.EventType}
-	h["X-Webhook-Attempt"] = []string{strconv.Itoa(j.Attempt)}
-	if tp := j.Header.Get("traceparent"); tp != "" {
-		h["Traceparent"] = []string{tp}
-	}
-	e.Signer(now).Sign(h, j.DeliveryID, now.Unix(), j.Body)
-
-	start := time.Now()
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return outcome{class: classify(err), errText: err.Error(), latency: time.Since(start)}
-	}
-	defer resp.Body.Close()
-	head := make([]byte, 1024)
-	n, _ := io.ReadFull(resp.Body, head)
-	// Drain a little more so the connection can be reused; a larger body
-	// costs the connection instead.
-	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-	out := outcome{status: resp.StatusCode, latency: time.Since(start), resp: head[:n]}
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		out.class, out.errText = ClassRedirect, "redirects are not followed: "+resp.Status
-	default:
-		out.class, out.errText = ClassStatus, resp.Status
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-			if ra, ok := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-				out.retryIn = ra
-			}
-		}
-	}
-	return out
+// scheduleTime rounds up to the next whole second: message schedules have
+// second resolution, and a retry must never come early.
+func scheduleTime(t time.Time) time.Time {
+	return t.Truncate(time.Second).Add(time.Second)
 }
 
-// schedule publishes the next attempt as a message schedule on the same
-// stream, targeted at the job's own subject.
-func (d *Deliverer) schedule(ctx context.Context, m jetstream.Msg, j job.Job, delay time.Duration) error {
-	now := time.Now()
-	if j.FirstFailAt.IsZero() {
-		j.FirstFailAt = now
-	}
-	j.Attempt++
+// schedule publishes j as a message schedule on the same stream, targeted at
+// the job's own subject. One schedule per delivery id: re-publishing (after
+// a crash) replaces it.
+func (d *Deliverer) schedule(ctx context.Context, target string, j job.Job, at time.Time) error {
 	j.Header = cloneHeader(j.Header)
 	msg := j.Msg(stream.RetrySubject(j.DeliveryID))
-	// A schedule fires at whole seconds; round up so the delay is never short.
-	at := now.Add(delay).Truncate(time.Second).Add(time.Second)
-	_, err := d.js.PublishMsg(ctx, msg, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(m.Subject()))
+	_, err := d.JS.PublishMsg(ctx, msg, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(target))
 	return err
 }
 
@@ -292,7 +448,7 @@ func (d *Deliverer) deadLetter(ctx context.Context, j *job.Job, reason string) e
 	jj.Header = cloneHeader(j.Header)
 	msg := jj.Msg(stream.DeadSubject(j.CompanyID, j.WebhookID, j.DeliveryID))
 	msg.Header.Set(job.HeaderDeadReason, reason)
-	_, err := d.js.PublishMsg(ctx, msg, jetstream.WithMsgID("dead."+j.DeliveryID+"."+strconv.Itoa(j.Attempt)))
+	_, err := d.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("dead.%s.%d", j.DeliveryID, j.Attempt)))
 	return err
 }
 
@@ -316,3 +472,9 @@ func cloneHeader(h nats.Header) nats.Header {
 	}
 	return out
 }
+
+type nopMetrics struct{}
+
+func (nopMetrics) Attempt(string, int, time.Duration) {}
+func (nopMetrics) Delivered(time.Duration)            {}
+func (nopMetrics) Outcome(string)                     {}

@@ -116,16 +116,22 @@ func (s *Store) get(ctx context.Context, companyID, id string) (*webhook.Webhook
 	return &w, e.Revision(), nil
 }
 
+// ErrUnchanged, returned by an Update's change function, skips the write.
+var ErrUnchanged = errors.New("registry: unchanged")
+
 // Update applies change to the stored webhook with compare-and-set, retrying
 // when another writer got there first. change may return an error to abort
-// (returned as is). Errors: webhook.ErrNotFound, webhook.ErrConflict.
+// (returned as is) or ErrUnchanged to write nothing. Errors:
+// webhook.ErrNotFound, webhook.ErrConflict.
 func (s *Store) Update(ctx context.Context, companyID, id string, change func(*webhook.Webhook) error) (*webhook.Webhook, error) {
 	for range 8 {
 		w, rev, err := s.get(ctx, companyID, id)
 		if err != nil {
 			return nil, err
 		}
-		if err := change(w); err != nil {
+		if err := change(w); errors.Is(err, ErrUnchanged) {
+			return w, nil
+		} else if err != nil {
 			return nil, err
 		}
 		w.UpdatedAt = time.Now().UTC()
@@ -231,14 +237,31 @@ func isWrongSequence(err error) bool {
 }
 
 // Disable turns a webhook off for reason ("gone", "failing", "user") and
-// marks it UNHEALTHY. Its jobs are parked in DEAD until it is enabled.
-func (s *Store) Disable(ctx context.Context, companyID, id, reason string) error {
-	_, err := s.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
+// marks it UNHEALTHY; its jobs are parked in DEAD until it is enabled. It
+// returns the webhook before and after, and whether this call changed it
+// (false: it was already disabled).
+func (s *Store) Disable(ctx context.Context, companyID, id, reason string) (before, after *webhook.Webhook, changed bool, err error) {
+	after, err = s.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
+		before = nil
 		if !w.Enabled {
-			return nil
+			return ErrUnchanged
 		}
+		b := *w
+		before = &b
 		now := time.Now().UTC()
 		w.Enabled, w.DisabledAt, w.DisabledReason, w.Status = false, &now, reason, webhook.StatusUnhealthy
+		return nil
+	})
+	return before, after, before != nil && err == nil, err
+}
+
+// SetStatus records a health transition; it writes only if status changes.
+func (s *Store) SetStatus(ctx context.Context, companyID, id, status string) error {
+	_, err := s.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
+		if w.Status == status || !w.Enabled {
+			return ErrUnchanged
+		}
+		w.Status = status
 		return nil
 	})
 	return err

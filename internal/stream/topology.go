@@ -43,6 +43,9 @@ type Config struct {
 	Replicas int
 	// Memory selects memory storage (tests); file storage otherwise.
 	Memory bool
+	// AckWait is how long a consumer waits for an ack before redelivering a
+	// message whose worker died. Keep it above the delivery timeout.
+	AckWait time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -54,6 +57,7 @@ func DefaultConfig() Config {
 		AttemptsMaxAge:  7 * 24 * time.Hour,
 		DuplicateWindow: 10 * time.Minute,
 		Replicas:        1,
+		AckWait:         60 * time.Second,
 	}
 }
 
@@ -66,6 +70,8 @@ func (c Config) Validate() error {
 		return errors.New("stream: EventsMaxAge must be positive")
 	case c.DuplicateWindow < 10*time.Minute:
 		return fmt.Errorf("stream: DuplicateWindow must be at least 10m, got %s", c.DuplicateWindow)
+	case c.AckWait < time.Second:
+		return fmt.Errorf("stream: AckWait must be at least 1s, got %s", c.AckWait)
 	case c.Replicas < 1:
 		return fmt.Errorf("stream: Replicas must be at least 1, got %d", c.Replicas)
 	}
@@ -126,7 +132,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	if _, err := js.CreateOrUpdateConsumer(ctx, Events, jetstream.ConsumerConfig{
 		Durable:       DispatchConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		AckWait:       cfg.AckWait,
 		MaxAckPending: 4096,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}); err != nil {
@@ -139,7 +145,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			// Above the HTTP timeout: a slow attempt is not redelivered
 			// while it is still running (the deliverer also signals progress).
-			AckWait:       60 * time.Second,
+			AckWait:       cfg.AckWait,
 			MaxAckPending: 2048,
 			MaxDeliver:    -1,
 		}); err != nil {

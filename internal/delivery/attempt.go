@@ -1,0 +1,134 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/bluehq/webhooks/internal/attempt"
+	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/job"
+	"github.com/bluehq/webhooks/internal/registry"
+	"github.com/bluehq/webhooks/internal/retry"
+	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/webhook"
+)
+
+// outcome of one HTTP attempt.
+type outcome struct {
+	status  int
+	class   string
+	errText string
+	latency time.Duration
+	resp    []byte
+	retryIn time.Duration // from Retry-After, if any
+	traceID string
+}
+
+func (o outcome) ok() bool { return o.class == ClassNone && o.status >= 200 && o.status < 300 }
+
+func (o outcome) outcomeClass() string {
+	if o.ok() {
+		return "success"
+	}
+	return "failure"
+}
+
+func (o outcome) record(j *job.Job) attempt.Record {
+	return attempt.Record{
+		DeliveryID: j.DeliveryID, WebhookID: j.WebhookID, CompanyID: j.CompanyID,
+		EventID: j.EventID, EventType: j.EventType, Attempt: j.Attempt, At: time.Now().UTC(),
+		StatusCode: o.status, LatencyMs: float64(o.latency.Microseconds()) / 1000,
+		ErrorClass: o.class, Error: o.errText, Response: string(o.resp), TraceID: o.traceID,
+	}
+}
+
+var respBufs = sync.Pool{New: func() any { b := make([]byte, attempt.MaxResponse); return &b }}
+
+// attempt makes one signed POST.
+func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) outcome {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(j.Body))
+	if err != nil {
+		return outcome{class: ClassConnection, errText: err.Error()}
+	}
+	now := time.Now()
+	h := req.Header
+	h["Content-Type"] = []string{"application/json"}
+	h["User-Agent"] = []string{d.cfg.UserAgent}
+	h["X-Webhook-Event"] = []string{j.EventType}
+	h["X-Webhook-Attempt"] = []string{strconv.Itoa(j.Attempt)}
+	if tp := j.Header.Get("traceparent"); tp != "" {
+		h["Traceparent"] = []string{tp}
+	}
+	e.Signer(now).Sign(h, j.DeliveryID, now.Unix(), j.Body)
+
+	start := time.Now()
+	resp, err := d.Client.Do(req)
+	if err != nil {
+		return outcome{class: classify(err), errText: err.Error(), latency: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	bp := respBufs.Get().(*[]byte)
+	defer respBufs.Put(bp)
+	n, _ := io.ReadFull(resp.Body, *bp)
+	// Drain a little more so the connection can be reused; a larger body
+	// costs the connection instead.
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	out := outcome{status: resp.StatusCode, latency: time.Since(start)}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		out.class, out.errText = ClassRedirect, "redirects are not followed: "+resp.Status
+	default:
+		out.class, out.errText = ClassStatus, resp.Status
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			if ra, ok := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+				out.retryIn = ra
+			}
+		}
+	}
+	if !out.ok() && n > 0 {
+		out.resp = bytes.Clone((*bp)[:n]) // kept only for failures: the log's evidence
+	}
+	return out
+}
+
+// record writes one attempt to the durable log (ATTEMPTS, waited for) and
+// the recent index of its webhook.
+func (d *Deliverer) record(ctx context.Context, r attempt.Record) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	msg := &nats.Msg{Subject: stream.AttemptSubject(r.CompanyID, r.WebhookID, r.DeliveryID), Data: data}
+	if _, err := d.JS.PublishMsg(ctx, msg); err != nil {
+		return err
+	}
+	return d.State.AddAttempt(ctx, r.WebhookID, data, d.cfg.AttemptIndexSize)
+}
+
+// disabledEvent is the WEBHOOK_DISABLED event for a webhook the platform
+// switched off: the webhook before and after, never its secret.
+func disabledEvent(before, after *webhook.Webhook) (event.Envelope, error) {
+	cur, err := json.Marshal(after.Public())
+	if err != nil {
+		return event.Envelope{}, err
+	}
+	prev, err := json.Marshal(before.Public())
+	if err != nil {
+		return event.Envelope{}, err
+	}
+	return event.Envelope{
+		ID: event.NewID(), Type: "WEBHOOK_DISABLED", OccurredAt: time.Now().UTC(),
+		CompanyID: after.CompanyID, CurrentValue: cur, PreviousValue: prev,
+	}, nil
+}

@@ -1,0 +1,221 @@
+// Package inspect is the read-and-repair side of deliveries, kept apart from
+// the delivery path: the attempt log of a webhook or a delivery, and putting
+// dead-lettered jobs back on the DELIVERIES stream (redeliver, recover, and
+// the replay of parked jobs when a webhook is enabled again).
+package inspect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bluehq/webhooks/internal/attempt"
+	"github.com/bluehq/webhooks/internal/job"
+	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/webhook"
+)
+
+// ErrNotDead is returned by Redeliver for a delivery that is not in DEAD.
+var ErrNotDead = errors.New("delivery is not dead-lettered")
+
+// ErrNotFound is returned for a delivery with no recorded attempt.
+var ErrNotFound = errors.New("delivery not found")
+
+// Index is the recent-attempts index of the shared state.
+type Index interface {
+	RecentAttempts(ctx context.Context, key string, n int) ([][]byte, error)
+}
+
+// Inspector reads the delivery log and replays dead letters.
+type Inspector struct {
+	js     jetstream.JetStream
+	index  Index
+	shards int
+}
+
+// New returns an Inspector.
+func New(js jetstream.JetStream, index Index, shards int) *Inspector {
+	return &Inspector{js: js, index: index, shards: shards}
+}
+
+// Recent returns up to n of a webhook's latest attempts, newest first: from
+// the shared index, or from the ATTEMPTS stream when the index is empty
+// (after a Redis flush, say).
+func (in *Inspector) Recent(ctx context.Context, companyID, webhookID string, n int) ([]attempt.Record, error) {
+	raw, err := in.index.RecentAttempts(ctx, webhookID, n)
+	if err == nil && len(raw) > 0 {
+		out := make([]attempt.Record, 0, len(raw))
+		for _, b := range raw {
+			var r attempt.Record
+			if json.Unmarshal(b, &r) == nil {
+				out = append(out, r)
+			}
+		}
+		return out, nil
+	}
+	recs, err := in.scan(ctx, stream.AttemptSubject(companyID, webhookID, "*"), time.Now().Add(-24*time.Hour), 10000)
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(recs)
+	return recs[:min(n, len(recs))], nil
+}
+
+// Delivery returns every attempt of one delivery, oldest first.
+func (in *Inspector) Delivery(ctx context.Context, companyID, deliveryID string) ([]attempt.Record, error) {
+	if !webhook.ValidID(deliveryID) {
+		return nil, ErrNotFound
+	}
+	recs, err := in.scan(ctx, stream.AttemptSubject(companyID, "*", deliveryID), time.Time{}, 1000)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, ErrNotFound
+	}
+	return recs, nil
+}
+
+// scan reads attempt records on subject (wildcards allowed) from since.
+func (in *Inspector) scan(ctx context.Context, subject string, since time.Time, limit int) ([]attempt.Record, error) {
+	var out []attempt.Record
+	err := in.each(ctx, stream.Attempts, subject, since, 0, limit, func(m jetstream.Msg) error {
+		var r attempt.Record
+		if err := json.Unmarshal(m.Data(), &r); err == nil {
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// each calls f for the messages of a stream on subject, from since (or after
+// sequence afterSeq), up to limit, with an ordered consumer. It returns when
+// the messages present at the start are read.
+func (in *Inspector) each(ctx context.Context, streamName, subject string, since time.Time, afterSeq uint64, limit int, f func(jetstream.Msg) error) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}}
+	switch {
+	case afterSeq > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, afterSeq+1
+	case !since.IsZero():
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	cons, err := in.js.OrderedConsumer(ctx, streamName, cfg)
+	if err != nil {
+		return fmt.Errorf("inspect: %s: %w", streamName, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("inspect: %s: %w", streamName, err)
+	}
+	pending := info.NumPending
+	for read := 0; uint64(read) < pending && read < limit; {
+		batch, err := cons.Fetch(min(256, limit-read), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return fmt.Errorf("inspect: %s: %w", streamName, err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			read++
+			if err := f(m); err != nil {
+				return err
+			}
+		}
+		if batch.Error() != nil && !errors.Is(batch.Error(), jetstream.ErrNoMessages) {
+			return fmt.Errorf("inspect: %s: %w", streamName, batch.Error())
+		}
+		if got == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+// Redeliver puts one dead-lettered delivery back on the DELIVERIES stream as
+// a first attempt with the same delivery id (so webhook-id stays stable).
+func (in *Inspector) Redeliver(ctx context.Context, companyID, deliveryID string) error {
+	if !webhook.ValidID(deliveryID) {
+		return ErrNotDead
+	}
+	s, err := in.js.Stream(ctx, stream.Dead)
+	if err != nil {
+		return err
+	}
+	raw, err := s.GetLastMsgForSubject(ctx, stream.DeadSubject(companyID, "*", deliveryID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return ErrNotDead
+	}
+	if err != nil {
+		return fmt.Errorf("inspect: dead letter %s: %w", deliveryID, err)
+	}
+	return in.requeue(ctx, raw.Header, raw.Data, raw.Sequence)
+}
+
+// RecoverResult says what Recover did.
+type RecoverResult struct {
+	Requeued   int    `json:"requeued"`
+	NextCursor string `json:"nextCursor,omitempty" doc:"More dead letters remain: call again with this cursor."`
+}
+
+// Recover requeues a webhook's dead letters since a time, at most limit per
+// call; cursor (from a previous result) continues where it stopped.
+func (in *Inspector) Recover(ctx context.Context, companyID, webhookID string, since time.Time, cursor string, limit int) (RecoverResult, error) {
+	var after uint64
+	if cursor != "" {
+		n, err := strconv.ParseUint(cursor, 10, 64)
+		if err != nil {
+			return RecoverResult{}, fmt.Errorf("inspect: bad cursor %q", cursor)
+		}
+		after = n
+	}
+	var res RecoverResult
+	var last uint64
+	err := in.each(ctx, stream.Dead, stream.DeadSubject(companyID, webhookID, "*"), since, after, limit, func(m jetstream.Msg) error {
+		md, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		if err := in.requeue(ctx, m.Headers(), m.Data(), md.Sequence.Stream); err != nil {
+			return err
+		}
+		res.Requeued++
+		last = md.Sequence.Stream
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if res.Requeued == limit {
+		res.NextCursor = strconv.FormatUint(last, 10)
+	}
+	return res, nil
+}
+
+// requeue publishes a dead letter back as a first attempt. The message id
+// is tied to the dead letter's sequence, so requeueing it twice is one job.
+func (in *Inspector) requeue(ctx context.Context, h map[string][]string, data []byte, deadSeq uint64) error {
+	j, err := job.FromMsg(h, data)
+	if err != nil {
+		return err
+	}
+	j.Attempt = 1
+	j.FirstFailAt = time.Time{}
+	hdr := make(map[string][]string, len(h))
+	for k, v := range h {
+		if k == job.HeaderDeadReason || k == job.HeaderFirstFailAt || (len(k) > 5 && k[:5] == "Nats-") {
+			continue
+		}
+		hdr[k] = v
+	}
+	j.Header = hdr
+	_, err = in.js.PublishMsg(ctx, j.Msg(stream.DeliverySubject(j.WebhookID, in.shards)),
+		jetstream.WithMsgID("requeue."+j.DeliveryID+"."+strconv.FormatUint(deadSeq, 10)))
+	return err
+}

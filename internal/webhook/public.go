@@ -1,0 +1,38 @@
+package webhook
+
+import "time"
+
+// Public is a webhook as customers see it: in API responses and in the
+// platform's own events (WEBHOOK_TEST, WEBHOOK_DISABLED). Secret is set only
+// in the response to create and rotate-secret; it is null everywhere else.
+type Public struct {
+	ID          string    `json:"id" doc:"Webhook id."`
+	UID         string    `json:"uid"`
+	Name        string    `json:"name"`
+	URL         string    `json:"url"`
+	Secret      *string   `json:"secret" doc:"The signing secret: returned once, on create (and rotate-secret); null afterwards."`
+	Status      string    `json:"status" enum:"HEALTHY,UNHEALTHY"`
+	Enabled     bool      `json:"enabled"`
+	Events      []string  `json:"events" doc:"Event types delivered; empty means all."`
+	ProjectIDs  []string  `json:"projectIds" doc:"Projects whose events are delivered; empty means all."`
+	Filter      string    `json:"filter,omitempty" doc:"CEL expression over the variable event; only events for which it is true are delivered."`
+	CreatedByID string    `json:"createdById,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
+// Public returns the customer-facing view of w, without any secret.
+func (w *Webhook) Public() Public {
+	return Public{
+		ID: w.ID, UID: w.UID, Name: w.Name, URL: w.URL, Status: w.Status, Enabled: w.Enabled,
+		Events: nonNil(w.Events), ProjectIDs: nonNil(w.ProjectIDs), Filter: w.Filter,
+		CreatedByID: w.CreatedByID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
