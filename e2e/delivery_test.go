@@ -1,0 +1,350 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluehq/webhooks/internal/testenv"
+)
+
+type attemptRec struct {
+	DeliveryID string `json:"deliveryId"`
+	Attempt    int    `json:"attempt"`
+	Outcome    string `json:"outcome"`
+	StatusCode int    `json:"statusCode"`
+	ErrorClass string `json:"errorClass"`
+}
+
+func (c client) getJSON(t testing.TB, path string, out any) int {
+	t.Helper()
+	code, body := c.do(t, http.MethodGet, c.apiURL+path, c.apiToken, nil)
+	if code == http.StatusOK {
+		if err := json.Unmarshal(body, out); err != nil {
+			t.Fatalf("GET %s: %v: %s", path, err, body)
+		}
+	}
+	return code
+}
+
+// arrivals returns what the receiver got on path.
+func arrivals(rc *receiver, path string) []received {
+	var out []received
+	for _, r := range rc.snapshot() {
+		if r.path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func oneEvent(t testing.TB, company string) []map[string]any {
+	return makeEvents(t, 1, []string{company}, []string{"p1"})
+}
+
+func TestRetryThenSuccess(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, testenv.RedisURL())
+	rc := newReceiver(t)
+	var calls atomic.Int32
+	rc.status = func(r *http.Request, _ int) int {
+		if calls.Add(1) <= 2 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	}
+	h := s.c.createHook(t, s.token, s.company, map[string]any{"name": "flaky", "url": rc.srv.URL + "/flaky"})
+	s.c.publish(t, oneEvent(t, s.company))
+
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(arrivals(rc, "/flaky")) >= 3 }, "three attempts")
+	got := arrivals(rc, "/flaky")
+	id := got[0].header.Get("webhook-id")
+	for i, r := range got[:3] {
+		if a := r.header.Get("X-Webhook-Attempt"); a != fmt.Sprint(i+1) {
+			t.Errorf("request %d: attempt header %q, want %d", i+1, a, i+1)
+		}
+		if r.header.Get("webhook-id") != id {
+			t.Errorf("request %d: webhook-id %q, want the same %q on every attempt", i+1, r.header.Get("webhook-id"), id)
+		}
+		if string(r.body) != string(got[0].body) {
+			t.Errorf("request %d: body differs from the first attempt's", i+1)
+		}
+		checkDelivery(t, h, r)
+	}
+
+	var d struct {
+		Attempts []attemptRec `json:"attempts"`
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		return s.c.getJSON(t, "/v1/deliveries/"+id, &d) == http.StatusOK && len(d.Attempts) == 3
+	}, "the log shows three attempts")
+	outcomes := []string{d.Attempts[0].Outcome, d.Attempts[1].Outcome, d.Attempts[2].Outcome}
+	if !slices.Equal(outcomes, []string{"retry", "retry", "delivered"}) || d.Attempts[0].StatusCode != 500 || d.Attempts[2].StatusCode != 200 {
+		t.Errorf("attempt log = %+v, want retry(500), retry(500), delivered(200)", d.Attempts)
+	}
+	var recent struct {
+		Data []attemptRec `json:"data"`
+	}
+	if code := s.c.getJSON(t, "/v1/webhooks/"+h.ID+"/deliveries", &recent); code != http.StatusOK || len(recent.Data) != 3 || recent.Data[0].Outcome != "delivered" {
+		t.Errorf("webhook deliveries = %d %+v, want 3 attempts newest first", code, recent.Data)
+	}
+}
+
+func TestGoneDisablesAndEnableReplays(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, testenv.RedisURL())
+	rc := newReceiver(t)
+	var gone atomic.Bool
+	gone.Store(true)
+	rc.status = func(*http.Request, int) int {
+		if gone.Load() {
+			return http.StatusGone
+		}
+		return http.StatusOK
+	}
+	// A second webhook watches for WEBHOOK_DISABLED.
+	s.c.createHook(t, s.token, s.company, map[string]any{"name": "watcher", "url": rc.srv.URL + "/watch", "events": []string{"WEBHOOK_DISABLED"}})
+	h := s.c.createHook(t, s.token, s.company, map[string]any{"name": "gone", "url": rc.srv.URL + "/gone", "events": []string{"TODO_CREATED", "COMMENT_CREATED", "TODO_DELETED", "TODO_LIST_CREATED"}})
+	s.c.publish(t, oneEvent(t, s.company))
+
+	var w struct {
+		Enabled bool   `json:"enabled"`
+		Status  string `json:"status"`
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool {
+		return s.c.getJSON(t, "/v1/webhooks/"+h.ID, &w) == http.StatusOK && !w.Enabled
+	}, "410 disables the webhook")
+	if w.Status != "UNHEALTHY" {
+		t.Errorf("status after 410 = %s, want UNHEALTHY", w.Status)
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool { return len(arrivals(rc, "/watch")) == 1 }, "a WEBHOOK_DISABLED event reaches the watcher")
+	var ev struct {
+		Event        string         `json:"event"`
+		CurrentValue map[string]any `json:"currentValue"`
+	}
+	_ = json.Unmarshal(arrivals(rc, "/watch")[0].body, &ev)
+	if ev.Event != "WEBHOOK_DISABLED" || ev.CurrentValue["id"] != h.ID || ev.CurrentValue["secret"] != nil {
+		t.Errorf("WEBHOOK_DISABLED body = %+v", ev)
+	}
+
+	// Later events are parked, not sent.
+	later := makeEvents(t, 5, []string{s.company}, []string{"p1"})
+	s.c.publish(t, later)
+	waitParked(t, s, 6) // the 410'd job and the 5 later ones
+	if n := len(arrivals(rc, "/gone")); n != 1 {
+		t.Fatalf("disabled webhook received %d requests, want only the first (410)", n)
+	}
+
+	gone.Store(false)
+	code, body := s.c.do(t, http.MethodPost, s.c.apiURL+"/v1/webhooks/"+h.ID+"/enable?replay=true", s.token, nil)
+	if code != http.StatusOK {
+		t.Fatalf("enable: %d %s", code, body)
+	}
+	var en struct {
+		Enabled  bool `json:"enabled"`
+		Replayed int  `json:"replayed"`
+	}
+	_ = json.Unmarshal(body, &en)
+	if !en.Enabled || en.Replayed != 6 {
+		t.Errorf("enable?replay=true = %s, want enabled with 6 replayed (the 410'd one and 5 parked)", body)
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool {
+		ok := map[string]bool{}
+		for _, r := range arrivals(rc, "/gone")[1:] {
+			var b struct {
+				EventID string `json:"eventId"`
+			}
+			_ = json.Unmarshal(r.body, &b)
+			ok[b.EventID] = true
+			checkDelivery(t, h, r)
+		}
+		for _, e := range later {
+			if !ok[e["id"].(string)] {
+				return false
+			}
+		}
+		return true
+	}, "enable + replay delivers the parked events")
+}
+
+// waitParked waits until the deliverers have parked n jobs (parking is not
+// an attempt, so their logs are where it shows).
+func waitParked(t *testing.T, s *stack, n int) {
+	t.Helper()
+	testenv.Eventually(t, 20*time.Second, func() bool {
+		parked := 0
+		for _, name := range []string{"deliverer-1", "deliverer-2"} {
+			parked += strings.Count(s.procs[name].output(t), `"msg":"webhook disabled: delivery parked"`)
+		}
+		return parked >= n
+	}, "%d deliveries parked", n)
+}
+
+func TestTimeoutDeadThenRedeliver(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, testenv.RedisURL(), "DELIVERY_TIMEOUT=300ms", "DELIVERY_RETRY_SCHEDULE=1s,1s", "ACK_WAIT=5s")
+	rc := newReceiver(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var healthy atomic.Bool
+	rc.status = func(r *http.Request, _ int) int {
+		if !healthy.Load() {
+			select { // hang until the deliverer gives up
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}
+		return http.StatusOK
+	}
+	h := s.c.createHook(t, s.token, s.company, map[string]any{"name": "slow", "url": rc.srv.URL + "/slow"})
+	s.c.publish(t, oneEvent(t, s.company))
+
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(arrivals(rc, "/slow")) >= 3 }, "three attempts")
+	id := arrivals(rc, "/slow")[0].header.Get("webhook-id")
+	var d struct {
+		Attempts []attemptRec `json:"attempts"`
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		return s.c.getJSON(t, "/v1/deliveries/"+id, &d) == http.StatusOK && len(d.Attempts) == 3 && d.Attempts[2].Outcome == "dead"
+	}, "after the schedule the delivery is dead")
+	for _, a := range d.Attempts {
+		if a.ErrorClass != "timeout" {
+			t.Errorf("attempt %d error class %q, want timeout", a.Attempt, a.ErrorClass)
+		}
+	}
+
+	healthy.Store(true)
+	code, body := s.c.do(t, http.MethodPost, s.c.apiURL+"/v1/deliveries/"+id+"/redeliver", s.token, nil)
+	if code != http.StatusAccepted {
+		t.Fatalf("redeliver: %d %s", code, body)
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool {
+		got := arrivals(rc, "/slow")
+		return len(got) >= 4 && got[len(got)-1].header.Get("webhook-id") == id
+	}, "redeliver delivers it")
+	checkDelivery(t, h, arrivals(rc, "/slow")[3])
+	// Another company's token cannot redeliver it.
+	if code, _ := s.c.do(t, http.MethodPost, s.c.apiURL+"/v1/deliveries/"+id+"/redeliver", "someone-elses-token", nil); code != http.StatusUnauthorized {
+		t.Errorf("redeliver with an unknown token: %d, want 401", code)
+	}
+}
+
+func TestSSRFGuard(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, testenv.RedisURL(), "DELIVERY_ALLOWED_CIDRS=", "DELIVERY_RETRY_SCHEDULE=1s")
+	for _, u := range []string{"http://169.254.169.254/latest/meta-data", "http://10.0.0.1/", "http://[::1]:8080/", "http://0.0.0.0/", "http://127.0.0.1:9/", "http://[::ffff:127.0.0.1]/", "http://localhost/"} {
+		code, body := s.c.do(t, http.MethodPost, s.c.apiURL+"/v1/webhooks", s.token, map[string]any{"name": "evil", "url": u})
+		if code != http.StatusBadRequest || !strings.Contains(string(body), "body.url") {
+			t.Errorf("create with %s: %d %s, want 400 naming body.url", u, code, body)
+		}
+	}
+	// A name that resolves to loopback passes creation and is refused at
+	// dial time, after DNS.
+	rc := newReceiver(t)
+	port := rc.srv.URL[strings.LastIndex(rc.srv.URL, ":"):]
+	name := loopbackName(t)
+	h := s.c.createHook(t, s.token, s.company, map[string]any{"name": "dns to loopback", "url": "http://" + name + port + "/x"})
+	s.c.publish(t, oneEvent(t, s.company))
+	var rec struct {
+		Data []attemptRec `json:"data"`
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool {
+		return s.c.getJSON(t, "/v1/webhooks/"+h.ID+"/deliveries", &rec) == http.StatusOK && len(rec.Data) >= 1
+	}, "an attempt is logged")
+	if rec.Data[0].ErrorClass != "forbidden_address" {
+		t.Errorf("attempt to %s (loopback by DNS) = %+v, want error class forbidden_address", name, rec.Data[0])
+	}
+	if n := len(rc.snapshot()); n != 0 {
+		t.Errorf("receiver on loopback got %d requests; the guard must refuse", n)
+	}
+}
+
+// loopbackName finds a host name (not an IP literal, not "localhost", which
+// creation refuses by name) that the resolver maps to a loopback address:
+// the machine's own name usually is, through /etc/hosts.
+func loopbackName(t *testing.T) string {
+	host, _ := os.Hostname()
+	for _, name := range []string{host, "localhost.localdomain", "ip6-localhost", "ip6-loopback"} {
+		addrs, err := net.LookupHost(name)
+		if name == "" || err != nil || len(addrs) == 0 {
+			continue
+		}
+		if ip := net.ParseIP(addrs[0]); ip != nil && ip.IsLoopback() {
+			return name
+		}
+	}
+	t.Fatalf("no host name resolves to loopback here (tried the hostname %q); add one to /etc/hosts", host)
+	return ""
+}
+
+func TestIsolationFromHangingEndpoints(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, testenv.RedisURL(), "DELIVERY_TIMEOUT=10s", "ACK_WAIT=20s", "DELIVERY_RETRY_SCHEDULE=30s")
+	rc := newReceiver(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var firstTimeout atomic.Int64
+	rc.status = func(r *http.Request, _ int) int {
+		if strings.HasPrefix(r.URL.Path, "/hang/") {
+			select {
+			case <-r.Context().Done():
+				firstTimeout.CompareAndSwap(0, time.Now().UnixNano())
+			case <-release:
+			}
+		}
+		return http.StatusOK
+	}
+	const endpoints = 20
+	var healthy []hook
+	for i := range endpoints {
+		path := fmt.Sprintf("/ok/%d", i)
+		if i%10 == 0 && os.Getenv("NOHANG") == "" { // 10 % hang
+			path = fmt.Sprintf("/hang/%d", i)
+		}
+		h := s.c.createHook(t, s.token, s.company, map[string]any{"name": path, "url": rc.srv.URL + path})
+		if !strings.HasPrefix(path, "/hang/") {
+			healthy = append(healthy, h)
+		}
+	}
+	events := makeEvents(t, 60, []string{s.company}, []string{"p1"})
+	published := time.Now()
+	for i := 0; i < len(events); i += 20 {
+		s.c.publish(t, events[i:i+20])
+	}
+	want := len(events) * len(healthy)
+	okCount := func() int {
+		n := 0
+		for _, r := range rc.snapshot() {
+			if strings.HasPrefix(r.path, "/ok/") {
+				n++
+			}
+		}
+		return n
+	}
+	testenv.Eventually(t, 60*time.Second, func() bool { return okCount() >= want }, "healthy deliveries")
+	var lat []time.Duration
+	var last time.Time
+	for _, r := range rc.snapshot() {
+		if strings.HasPrefix(r.path, "/ok/") {
+			lat = append(lat, r.at.Sub(published))
+			if r.at.After(last) {
+				last = r.at
+			}
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	ft := firstTimeout.Load()
+	t.Logf("healthy deliveries: %d; since publish start p50=%s p99=%s max=%s; hanging requests time out after 10s (first did at +%s)",
+		len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1], time.Duration(max(0, ft-published.UnixNano())))
+	if ft != 0 && last.UnixNano() > ft {
+		t.Errorf("healthy deliveries were still arriving after the first hanging request timed out: hanging endpoints slowed the others")
+	}
+}
