@@ -188,7 +188,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		mux := http.NewServeMux()
 		ops(mux)
 		api.New(mux, store, publisher.Catalogue(), api.Config{
-			Tokens: cfg.APITokens,
+			Tokens:    cfg.APITokens,
 			Rules:     webhook.Rules{KnownEvent: publisher.Catalogue().Known, CheckURL: guard.CheckURL},
 			Logger:    log,
 			Inspector: inspect.New(js, shared, cfg.Stream.Shards),
