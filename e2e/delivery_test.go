@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -347,4 +348,72 @@ func TestIsolationFromHangingEndpoints(t *testing.T) {
 	if ft != 0 && last.UnixNano() > ft {
 		t.Errorf("healthy deliveries were still arriving after the first hanging request timed out: hanging endpoints slowed the others")
 	}
+}
+
+func TestFailingForTooLongDisables(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, testenv.RedisURL(), "DELIVERY_DISABLE_AFTER=2s", "DELIVERY_RETRY_SCHEDULE=1s,1s,1s,1s,1s,1s")
+	rc := newReceiver(t)
+	rc.status = func(r *http.Request, _ int) int {
+		if r.URL.Path == "/watch" {
+			return http.StatusOK
+		}
+		return http.StatusInternalServerError
+	}
+	s.c.createHook(t, s.token, s.company, map[string]any{"name": "watcher", "url": rc.srv.URL + "/watch", "events": []string{"WEBHOOK_DISABLED"}})
+	h := s.c.createHook(t, s.token, s.company, map[string]any{"name": "broken", "url": rc.srv.URL + "/broken", "events": []string{"TODO_CREATED", "COMMENT_CREATED", "TODO_DELETED", "TODO_LIST_CREATED"}})
+	s.c.publish(t, oneEvent(t, s.company))
+	var w struct {
+		Enabled bool   `json:"enabled"`
+		Status  string `json:"status"`
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		return s.c.getJSON(t, "/v1/webhooks/"+h.ID, &w) == http.StatusOK && !w.Enabled
+	}, "a webhook failing for longer than DELIVERY_DISABLE_AFTER is disabled")
+	testenv.Eventually(t, 20*time.Second, func() bool { return len(arrivals(rc, "/watch")) == 1 }, "WEBHOOK_DISABLED announced")
+	if n := len(arrivals(rc, "/broken")); n < 3 {
+		t.Errorf("disabled after %d attempts; the streak must span DELIVERY_DISABLE_AFTER", n)
+	}
+}
+
+func TestGracefulStopFinishesInFlight(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, testenv.RedisURL(), "DELIVERY_TIMEOUT=5s", "ACK_WAIT=30s")
+	rc := newReceiver(t)
+	started := make(chan struct{}, 100)
+	rc.status = func(r *http.Request, _ int) int {
+		started <- struct{}{}
+		time.Sleep(time.Second) // a slow endpoint: the attempt is in flight during SIGTERM
+		return http.StatusOK
+	}
+	h := s.c.createHook(t, s.token, s.company, map[string]any{"name": "slow", "url": rc.srv.URL + "/slow"})
+	events := makeEvents(t, 10, []string{s.company}, []string{"p1"})
+	s.c.publish(t, events)
+	<-started
+	stopped := time.Now()
+	s.procs["deliverer-1"].stop(t, syscall.SIGTERM)
+	s.procs["deliverer-2"].stop(t, syscall.SIGTERM)
+	t.Logf("both deliverers stopped %s after SIGTERM", time.Since(stopped))
+	for _, name := range []string{"deliverer-1", "deliverer-2"} {
+		if code := s.procs[name].cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("%s exited %d after SIGTERM, want 0", name, code)
+		}
+	}
+	inFlightDone := len(arrivals(rc, "/slow"))
+	s.restart("deliverer-1", "deliverer")
+	testenv.Eventually(t, 60*time.Second, func() bool {
+		seen := map[string]bool{}
+		for _, r := range arrivals(rc, "/slow") {
+			var b struct {
+				EventID string `json:"eventId"`
+			}
+			_ = json.Unmarshal(r.body, &b)
+			seen[b.EventID] = true
+		}
+		return len(seen) == len(events)
+	}, "every event delivered after the restart")
+	for _, r := range arrivals(rc, "/slow") {
+		checkDelivery(t, h, r)
+	}
+	t.Logf("%d attempts were in flight at SIGTERM and finished; %d requests in all for %d events", inFlightDone, len(arrivals(rc, "/slow")), len(events))
 }
