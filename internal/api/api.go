@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -70,6 +71,13 @@ type Config struct {
 	// Inspector serves the delivery log and dead-letter replays; nil
 	// leaves those endpoints out.
 	Inspector *inspect.Inspector
+	// Events publishes WEBHOOK_TEST; Backfiller serves backfill.
+	Events     EventPublisher
+	Backfiller Backfiller
+	// CompileFilter compiles webhook filters (for backfill).
+	CompileFilter registry.FilterCompiler
+	// RotationOverlap is how long a rotated-out secret stays valid.
+	RotationOverlap time.Duration
 }
 
 // Server holds the API's dependencies.
@@ -94,11 +102,24 @@ func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Co
 			if status == http.StatusUnprocessableEntity {
 				status = http.StatusBadRequest
 			}
+			for _, e := range errs {
+				// Name the missing field itself, not its parent object.
+				var d *huma.ErrorDetail
+				if errors.As(e, &d) {
+					var prop string
+					if _, err := fmt.Sscanf(d.Message, "expected required property %s to be present", &prop); err == nil {
+						d.Location += "." + prop
+					}
+				}
+			}
 			return base(status, msg, errs...)
 		}
 	})
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RotationOverlap == 0 {
+		cfg.RotationOverlap = 24 * time.Hour
 	}
 	hc := huma.DefaultConfig("Blue Webhooks API", "1.0.0")
 	hc.Info.Description = "Manage the webhooks that receive Blue's events. Authenticate with `Authorization: Bearer <token>`; each token manages one company."
@@ -120,6 +141,9 @@ func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Co
 	s.registerWebhooks()
 	s.registerEventTypes()
 	s.registerDeliveries()
+	if cfg.Events != nil && cfg.Backfiller != nil {
+		s.registerActions()
+	}
 	return s
 }
 

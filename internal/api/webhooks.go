@@ -71,7 +71,7 @@ func (s *Server) registerWebhooks() {
 		}
 		if !w.Enabled {
 			now := time.Now().UTC()
-			w.DisabledAt, w.DisabledReason = &now, "user"
+			w.DisabledAt, w.DisabledReason, w.Status = &now, "user", webhook.StatusUnhealthy
 		}
 		if err := s.cfg.Rules.Validate(w); err != nil {
 			return nil, s.fail(ctx, err)

@@ -81,14 +81,11 @@ func ParseCIDRs(s string) ([]netip.Prefix, error) {
 
 // Check returns nil if addr may be dialled.
 func (g *Guard) Check(addr netip.Addr) error {
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("") // prefixes never match a zoned address
 	for _, p := range g.allow {
 		if p.Contains(addr) {
 			return nil
 		}
-	}
-	if addr.Zone() != "" {
-		addr = addr.WithZone("")
 	}
 	for _, p := range forbidden {
 		if p.Contains(addr) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -89,6 +90,16 @@ func (s *Store) Create(ctx context.Context, w *webhook.Webhook, secret string) (
 		return nil, "", fmt.Errorf("registry: create %s: %w", w.ID, err)
 	}
 	s.invalidate(ctx, w.CompanyID)
+	if s.limit > 0 {
+		// Concurrent creates may all pass the check above: the oldest ids
+		// win, and a create beyond the limit is undone.
+		all, err := s.List(ctx, w.CompanyID)
+		if err == nil && len(all) > s.limit && all[s.limit-1].ID < w.ID {
+			_ = s.kv.Delete(ctx, w.Key())
+			s.invalidate(ctx, w.CompanyID)
+			return nil, "", fmt.Errorf("%w: a company may have at most %d webhooks", webhook.ErrLimit, s.limit)
+		}
+	}
 	return w, secret, nil
 }
 
@@ -124,7 +135,16 @@ var ErrUnchanged = errors.New("registry: unchanged")
 // (returned as is) or ErrUnchanged to write nothing. Errors:
 // webhook.ErrNotFound, webhook.ErrConflict.
 func (s *Store) Update(ctx context.Context, companyID, id string, change func(*webhook.Webhook) error) (*webhook.Webhook, error) {
-	for range 8 {
+	for try := 0; ; try++ {
+		if try > 0 {
+			// Another writer won: back off a little (jittered) and retry
+			// until ctx ends.
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %w", webhook.ErrConflict, ctx.Err())
+			case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) << min(try, 6)))):
+			}
+		}
 		w, rev, err := s.get(ctx, companyID, id)
 		if err != nil {
 			return nil, err
@@ -149,7 +169,6 @@ func (s *Store) Update(ctx context.Context, companyID, id string, change func(*w
 		s.invalidate(ctx, companyID)
 		return w, nil
 	}
-	return nil, webhook.ErrConflict
 }
 
 // Delete removes a webhook. Errors: webhook.ErrNotFound.

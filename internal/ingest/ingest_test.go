@@ -1,0 +1,445 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/ingest"
+	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/testenv"
+	"github.com/bluehq/webhooks/pkg/publish"
+)
+
+// bundle is a publisher endpoint over a real JetStream.
+type bundle struct {
+	url    string
+	events jetstream.Stream
+}
+
+func setup(t *testing.T, cfg ingest.Config) *bundle {
+	t.Helper()
+	n := testenv.StartNATS(t, 1)
+	pub, err := publish.New(n.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	events, err := n.JS.Stream(ctx, stream.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	ingest.New(pub, cfg).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &bundle{url: srv.URL, events: events}
+}
+
+// post sends body to POST /v1/events with the given Authorization header
+// (none if empty) and returns the status and body.
+func (b *bundle) post(t *testing.T, auth string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.url+"/v1/events", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, data
+}
+
+// count is the number of events stored for a company.
+func (b *bundle) count(t *testing.T, company string) uint64 {
+	t.Helper()
+	info, err := b.events.Info(t.Context(), jetstream.WithSubjectFilter("events."+company+".>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
+}
+
+// total is the number of messages in the EVENTS stream.
+func (b *bundle) total(t *testing.T) uint64 {
+	t.Helper()
+	info, err := b.events.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// envelope is a valid TODO_CREATED event of company; mods change it.
+func envelope(company string, mods ...func(map[string]any)) map[string]any {
+	e := map[string]any{
+		"id":            event.NewID(),
+		"type":          "TODO_CREATED",
+		"occurredAt":    time.Now().UTC().Format(time.RFC3339Nano),
+		"companyId":     company,
+		"projectId":     "proj1",
+		"actorId":       "user1",
+		"currentValue":  map[string]any{"id": "todo1", "title": "Write tests"},
+		"previousValue": nil,
+	}
+	for _, m := range mods {
+		m(e)
+	}
+	return e
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// accepted posts body without a token and returns the accepted ids,
+// failing unless the answer is 202.
+func accepted(t *testing.T, post func(*testing.T, string, []byte) (int, []byte), body []byte) []string {
+	t.Helper()
+	status, data := post(t, "", body)
+	if status != http.StatusAccepted {
+		t.Fatalf("status %d, want 202; body %s", status, data)
+	}
+	var out ingest.Accepted
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatalf("202 body %s: %v", data, err)
+	}
+	return out.IDs
+}
+
+type problemJSON struct {
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Location string `json:"location"`
+		Message  string `json:"message"`
+	} `json:"errors"`
+}
+
+func TestPublishOne(t *testing.T) {
+	t.Parallel()
+	b := setup(t, ingest.Config{})
+	co := testenv.ID("co")
+	e := envelope(co)
+	ids := accepted(t, b.post, mustJSON(t, e))
+	if !slices.Equal(ids, []string{e["id"].(string)}) {
+		t.Fatalf("ids %v, want [%s]", ids, e["id"])
+	}
+	msg, err := b.events.GetLastMsgForSubject(t.Context(), stream.EventSubject(co, "proj1", "TODO_CREATED"))
+	if err != nil {
+		t.Fatalf("event not in EVENTS: %v", err)
+	}
+	if got := msg.Header.Get(jetstream.MsgIDHeader); got != ids[0] {
+		t.Errorf("Nats-Msg-Id %q, want %q", got, ids[0])
+	}
+	var stored event.Envelope
+	if err := json.Unmarshal(msg.Data, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored.ID != ids[0] || stored.CompanyID != co || stored.Type != "TODO_CREATED" || stored.ProjectID != "proj1" {
+		t.Errorf("stored %+v, want the published event", stored)
+	}
+	if !bytes.Contains(stored.CurrentValue, []byte(`"Write tests"`)) {
+		t.Errorf("stored currentValue %s, want the published one", stored.CurrentValue)
+	}
+}
+
+func TestPublishBatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t, ingest.Config{})
+	co := testenv.ID("co")
+	batch := []map[string]any{
+		envelope(co),
+		envelope(co, func(e map[string]any) { e["type"] = "TODO_DELETED" }),
+		envelope(co, func(e map[string]any) { delete(e, "projectId") }),
+	}
+	ids := accepted(t, b.post, mustJSON(t, batch))
+	var want []string
+	for _, e := range batch {
+		want = append(want, e["id"].(string))
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("ids %v, want %v in order", ids, want)
+	}
+	if n := b.count(t, co); n != 3 {
+		t.Errorf("%d events stored, want 3", n)
+	}
+	// The company-level event is stored under the "_" project.
+	if _, err := b.events.GetLastMsgForSubject(t.Context(), stream.EventSubject(co, "", "TODO_CREATED")); err != nil {
+		t.Errorf("event without project: %v", err)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	t.Parallel()
+	// Nothing valid is ever posted to this server: the stream stays empty.
+	b := setup(t, ingest.Config{})
+	co := testenv.ID("co")
+	one := func(mods ...func(map[string]any)) func(*testing.T) []byte {
+		return func(t *testing.T) []byte { return mustJSON(t, envelope(co, mods...)) }
+	}
+	tests := []struct {
+		name     string
+		body     func(*testing.T) []byte
+		location string
+	}{
+		{name: "missing companyId", body: one(func(e map[string]any) { delete(e, "companyId") }), location: "body/companyId"},
+		{name: "companyId wrong type", body: one(func(e map[string]any) { e["companyId"] = 42 }), location: "body/companyId"},
+		{name: "companyId with a dot", body: one(func(e map[string]any) { e["companyId"] = "acme.corp" }), location: "body/companyId"},
+		{name: "companyId wildcard", body: one(func(e map[string]any) { e["companyId"] = "*" }), location: "body/companyId"},
+		{name: "type wrong type", body: one(func(e map[string]any) { e["type"] = 7 }), location: "body/type"},
+		{name: "unknown type", body: one(func(e map[string]any) { e["type"] = "TODO_EXPLODED" }), location: "body/type"},
+		{name: "lower-case type", body: one(func(e map[string]any) { e["type"] = "todo_created" }), location: "body/type"},
+		{name: "missing id", body: one(func(e map[string]any) { delete(e, "id") }), location: "body/id"},
+		{name: "bad occurredAt", body: one(func(e map[string]any) { e["occurredAt"] = "yesterday" }), location: "body/occurredAt"},
+		{name: "currentValue not an object", body: one(func(e map[string]any) { e["currentValue"] = "x" }), location: "body/currentValue"},
+		{name: "currentValue without id", body: one(func(e map[string]any) { e["currentValue"] = map[string]any{"title": "x"} }), location: "body/currentValue/id"},
+		{name: "unknown property", body: one(func(e map[string]any) { e["extra"] = true }), location: "body/extra"},
+		{name: "not JSON", body: func(*testing.T) []byte { return []byte(`{"id": `) }, location: "body"},
+		{name: "empty body", body: func(*testing.T) []byte { return nil }, location: "body"},
+		{name: "empty batch", body: func(*testing.T) []byte { return []byte(`[]`) }, location: "body"},
+		{name: "batch with one bad item", body: func(t *testing.T) []byte {
+			return mustJSON(t, []map[string]any{
+				envelope(co),
+				envelope(co, func(e map[string]any) { delete(e, "companyId") }),
+				envelope(co),
+			})
+		}, location: "body/1/companyId"},
+		{name: "batch with a bad last item", body: func(t *testing.T) []byte {
+			return mustJSON(t, []map[string]any{envelope(co), envelope(co, func(e map[string]any) { e["type"] = "NOPE" })})
+		}, location: "body/1/type"},
+	}
+	t.Run("cases", func(t *testing.T) {
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				status, data := b.post(t, "", tc.body(t))
+				if status != http.StatusBadRequest {
+					t.Fatalf("status %d, want 400; body %s", status, data)
+				}
+				var p problemJSON
+				if err := json.Unmarshal(data, &p); err != nil {
+					t.Fatalf("problem %s: %v", data, err)
+				}
+				if p.Status != http.StatusBadRequest || p.Title == "" || len(p.Errors) != 1 {
+					t.Fatalf("problem %+v: want status 400, a title and one error", p)
+				}
+				if got := p.Errors[0].Location; got != tc.location {
+					t.Errorf("location %q, want %q (message %q)", got, tc.location, p.Errors[0].Message)
+				}
+				if p.Errors[0].Message == "" {
+					t.Error("empty error message")
+				}
+				if n := b.total(t); n != 0 {
+					t.Errorf("EVENTS holds %d messages after a rejected request, want 0", n)
+				}
+			})
+		}
+	})
+	if n := b.total(t); n != 0 {
+		t.Errorf("EVENTS holds %d messages after only rejected requests, want 0", n)
+	}
+}
+
+func TestBodyTooLarge(t *testing.T) {
+	t.Parallel()
+	const limit = 1024
+	b := setup(t, ingest.Config{MaxBody: limit})
+	co := testenv.ID("co")
+	tests := []struct {
+		name       string
+		size       int // length of the title
+		wantStatus int
+	}{
+		{name: "under the limit", size: 100, wantStatus: http.StatusAccepted},
+		{name: "over the limit", size: 2 * limit, wantStatus: http.StatusRequestEntityTooLarge},
+		{name: "far over the limit", size: 64 * limit, wantStatus: http.StatusRequestEntityTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := mustJSON(t, envelope(co, func(e map[string]any) {
+				e["currentValue"] = map[string]any{"id": "t1", "title": strings.Repeat("x", tc.size)}
+			}))
+			status, data := b.post(t, "", body)
+			if status != tc.wantStatus {
+				t.Fatalf("body of %d bytes: status %d, want %d; body %s", len(body), status, tc.wantStatus, data)
+			}
+			if status == http.StatusRequestEntityTooLarge {
+				var p problemJSON
+				if err := json.Unmarshal(data, &p); err != nil || p.Status != http.StatusRequestEntityTooLarge {
+					t.Errorf("413 body %s: want a problem (%v)", data, err)
+				}
+			}
+		})
+	}
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	b := setup(t, ingest.Config{Tokens: []string{"tokA", "tokB"}})
+	co := testenv.ID("co")
+	tests := []struct {
+		name       string
+		auth       string
+		wantStatus int
+	}{
+		{name: "missing", auth: "", wantStatus: http.StatusUnauthorized},
+		{name: "wrong", auth: "Bearer tokC", wantStatus: http.StatusUnauthorized},
+		{name: "empty bearer", auth: "Bearer ", wantStatus: http.StatusUnauthorized},
+		{name: "prefix of a token", auth: "Bearer tok", wantStatus: http.StatusUnauthorized},
+		{name: "no scheme", auth: "tokA", wantStatus: http.StatusUnauthorized},
+		{name: "basic", auth: "Basic tokA", wantStatus: http.StatusUnauthorized},
+		{name: "first token", auth: "Bearer tokA", wantStatus: http.StatusAccepted},
+		{name: "second token", auth: "Bearer tokB", wantStatus: http.StatusAccepted},
+	}
+	t.Run("cases", func(t *testing.T) {
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				status, data := b.post(t, tc.auth, mustJSON(t, envelope(co)))
+				if status != tc.wantStatus {
+					t.Fatalf("status %d, want %d; body %s", status, tc.wantStatus, data)
+				}
+				if status == http.StatusUnauthorized {
+					var p problemJSON
+					if err := json.Unmarshal(data, &p); err != nil || p.Status != http.StatusUnauthorized {
+						t.Errorf("401 body %s: want a problem (%v)", data, err)
+					}
+				}
+			})
+		}
+	})
+	// Only the two authorized requests stored anything.
+	if n := b.count(t, co); n != 2 {
+		t.Errorf("%d events stored, want 2", n)
+	}
+}
+
+func TestContentType(t *testing.T) {
+	t.Parallel()
+	b := setup(t, ingest.Config{})
+	co := testenv.ID("co")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.url+"/v1/events", bytes.NewReader(mustJSON(t, envelope(co))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("status %d, want 415", resp.StatusCode)
+	}
+	if n := b.count(t, co); n != 0 {
+		t.Errorf("%d events stored, want 0", n)
+	}
+}
+
+func TestDeduplicated(t *testing.T) {
+	t.Parallel()
+	b := setup(t, ingest.Config{})
+	tests := []struct {
+		name   string
+		bodies func(t *testing.T, co string) [][]byte
+		want   uint64
+	}{
+		{name: "same event twice", bodies: func(t *testing.T, co string) [][]byte {
+			e := mustJSON(t, envelope(co))
+			return [][]byte{e, e}
+		}, want: 1},
+		{name: "same id, other content", bodies: func(t *testing.T, co string) [][]byte {
+			e := envelope(co)
+			first := mustJSON(t, e)
+			e["type"] = "TODO_DELETED"
+			return [][]byte{first, mustJSON(t, e)}
+		}, want: 1},
+		{name: "retried batch", bodies: func(t *testing.T, co string) [][]byte {
+			batch := mustJSON(t, []map[string]any{envelope(co), envelope(co)})
+			return [][]byte{batch, batch, batch}
+		}, want: 2},
+		{name: "one inside a batch", bodies: func(t *testing.T, co string) [][]byte {
+			e := envelope(co)
+			return [][]byte{mustJSON(t, e), mustJSON(t, []map[string]any{e, envelope(co)})}
+		}, want: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			co := testenv.ID("co")
+			for _, body := range tc.bodies(t, co) {
+				accepted(t, b.post, body)
+			}
+			if n := b.count(t, co); n != tc.want {
+				t.Errorf("%d events stored, want %d", n, tc.want)
+			}
+		})
+	}
+}
+
+// TestPublishUnavailable: when JetStream cannot store events the client is
+// told to retry (503 with Retry-After), not that its events are bad.
+func TestPublishUnavailable(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t, 1)
+	pub, err := publish.New(n.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.JS.DeleteStream(t.Context(), stream.Events); err != nil {
+		t.Fatal(err)
+	}
+	h := ingest.New(pub, ingest.Config{})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/events", bytes.NewReader(mustJSON(t, envelope(testenv.ID("co")))))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503; body %s", rec.Code, rec.Body)
+	}
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	var p problemJSON
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.Status != http.StatusServiceUnavailable {
+		t.Errorf("503 body %s: want a problem (%v)", rec.Body, err)
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Error("the handler waited for the deadline")
+	}
+}

@@ -1,0 +1,319 @@
+package netguard_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bluehq/webhooks/internal/netguard"
+)
+
+func mustCIDRs(t testing.TB, s string) []netip.Prefix {
+	t.Helper()
+	p, err := netguard.ParseCIDRs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		allow   string // allow-list CIDRs
+		addr    string
+		allowed bool
+	}{
+		{name: "public v4", addr: "8.8.8.8", allowed: true},
+		{name: "public v4 2", addr: "1.1.1.1", allowed: true},
+		{name: "public v6", addr: "2606:4700:4700::1111", allowed: true},
+		{name: "mapped public", addr: "::ffff:8.8.8.8", allowed: true},
+		{name: "loopback", addr: "127.0.0.1"},
+		{name: "loopback range", addr: "127.255.255.254"},
+		{name: "loopback v6", addr: "::1"},
+		{name: "mapped loopback", addr: "::ffff:127.0.0.1"},
+		{name: "mapped private", addr: "::ffff:10.1.2.3"},
+		{name: "mapped metadata", addr: "::ffff:169.254.169.254"},
+		{name: "private 10", addr: "10.0.0.1"},
+		{name: "private 172.16", addr: "172.16.0.1"},
+		{name: "private 172.31", addr: "172.31.255.255"},
+		{name: "just outside 172.16/12", addr: "172.32.0.1", allowed: true},
+		{name: "private 192.168", addr: "192.168.1.1"},
+		{name: "link-local metadata", addr: "169.254.169.254"},
+		{name: "cgnat", addr: "100.64.0.1"},
+		{name: "cgnat top", addr: "100.127.255.255"},
+		{name: "just outside cgnat", addr: "100.128.0.1", allowed: true},
+		{name: "unspecified v4", addr: "0.0.0.0"},
+		{name: "this network", addr: "0.1.2.3"},
+		{name: "unspecified v6", addr: "::"},
+		{name: "broadcast", addr: "255.255.255.255"},
+		{name: "multicast v4", addr: "224.0.0.1"},
+		{name: "multicast v6", addr: "ff02::1"},
+		{name: "link-local v6", addr: "fe80::1"},
+		{name: "link-local v6 with zone", addr: "fe80::1%eth0"},
+		{name: "unique-local", addr: "fd12:3456::1"},
+		{name: "unique-local fc", addr: "fc00::1"},
+		{name: "nat64 of private", addr: "64:ff9b::a00:1"},
+		{name: "documentation v6", addr: "2001:db8::1"},
+		{name: "test-net", addr: "192.0.2.1"},
+		{name: "benchmarking", addr: "198.18.0.1"},
+
+		{name: "allow-list admits loopback", allow: "127.0.0.0/8", addr: "127.0.0.1", allowed: true},
+		{name: "allow-list admits mapped loopback", allow: "127.0.0.0/8", addr: "::ffff:127.0.0.1", allowed: true},
+		{name: "allow-list admits whole range", allow: "127.0.0.0/8", addr: "127.1.2.3", allowed: true},
+		{name: "allow-list leaves private", allow: "127.0.0.0/8", addr: "10.0.0.1"},
+		{name: "allow-list leaves v6 loopback", allow: "127.0.0.0/8", addr: "::1"},
+		{name: "allow-list of v6 loopback", allow: "127.0.0.0/8,::1/128", addr: "::1", allowed: true},
+		{name: "allow-list single host", allow: "10.0.0.5/32", addr: "10.0.0.5", allowed: true},
+		{name: "allow-list single host, neighbour", allow: "10.0.0.5/32", addr: "10.0.0.6"},
+		{name: "allow-list keeps public", allow: "127.0.0.0/8", addr: "8.8.8.8", allowed: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := netguard.New(mustCIDRs(t, tc.allow))
+			err := g.Check(netip.MustParseAddr(tc.addr))
+			if tc.allowed {
+				if err != nil {
+					t.Errorf("Check(%s) = %v, want allowed", tc.addr, err)
+				}
+				return
+			}
+			if !errors.Is(err, netguard.ErrForbidden) {
+				t.Errorf("Check(%s) = %v, want ErrForbidden", tc.addr, err)
+			}
+		})
+	}
+}
+
+// TestCheckZonedAllowList: an allow-list admits a zoned address it covers,
+// as it admits the same address without a zone.
+func TestCheckZonedAllowList(t *testing.T) {
+	t.Parallel()
+	g := netguard.New(mustCIDRs(t, "fe80::/10"))
+	if err := g.Check(netip.MustParseAddr("fe80::1")); err != nil {
+		t.Fatalf("Check(fe80::1) = %v, want allowed", err)
+	}
+	if err := g.Check(netip.MustParseAddr("fe80::1%eth0")); err != nil {
+		t.Errorf("Check(fe80::1%%eth0) = %v, want allowed: the zone must not defeat the allow-list", err)
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		allow   string
+		url     string
+		allowed bool
+	}{
+		{name: "public name", url: "https://example.com/hook", allowed: true},
+		{name: "public address", url: "http://8.8.8.8/", allowed: true},
+		{name: "public v6", url: "http://[2606:4700:4700::1111]:8080/", allowed: true},
+		// Names other than localhost are resolved and checked at dial time.
+		{name: "private-looking name", url: "http://internal.corp/", allowed: true},
+		{name: "loopback", url: "http://127.0.0.1:8080/"},
+		{name: "metadata", url: "http://169.254.169.254/latest/meta-data"},
+		{name: "private", url: "http://10.0.0.1/"},
+		{name: "loopback v6", url: "http://[::1]/"},
+		{name: "unspecified", url: "http://0.0.0.0/"},
+		{name: "mapped loopback", url: "http://[::ffff:127.0.0.1]/"},
+		{name: "mapped loopback hex", url: "http://[::ffff:7f00:1]/"},
+		{name: "cgnat", url: "http://100.64.0.1/"},
+		{name: "zoned link-local", url: "http://[fe80::1%25eth0]/"},
+		{name: "localhost", url: "http://localhost/"},
+		{name: "LOCALHOST", url: "http://LOCALHOST:9000/"},
+		{name: "sub.localhost", url: "http://api.localhost/"},
+
+		{name: "allowed loopback", allow: "127.0.0.0/8", url: "http://127.0.0.1:8080/", allowed: true},
+		{name: "allowed localhost", allow: "127.0.0.0/8", url: "http://localhost:8080/", allowed: true},
+		{name: "allowed mapped loopback", allow: "127.0.0.0/8", url: "http://[::ffff:127.0.0.1]/", allowed: true},
+		{name: "allow-list leaves private", allow: "127.0.0.0/8", url: "http://10.0.0.1/"},
+		{name: "allow-list leaves v6 loopback", allow: "127.0.0.0/8", url: "http://[::1]/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			u, err := url.Parse(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = netguard.New(mustCIDRs(t, tc.allow)).CheckURL(u)
+			if tc.allowed && err != nil {
+				t.Errorf("CheckURL(%s) = %v, want allowed", tc.url, err)
+			}
+			if !tc.allowed && err == nil {
+				t.Errorf("CheckURL(%s) = nil, want refused", tc.url)
+			}
+		})
+	}
+}
+
+func TestControl(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		allow   string
+		address string
+		allowed bool
+	}{
+		{name: "public", address: "8.8.8.8:443", allowed: true},
+		{name: "public v6", address: "[2606:4700:4700::1111]:443", allowed: true},
+		{name: "loopback", address: "127.0.0.1:80"},
+		{name: "loopback v6", address: "[::1]:80"},
+		{name: "mapped loopback", address: "[::ffff:127.0.0.1]:80"},
+		{name: "zoned link-local", address: "[fe80::1%eth0]:80"},
+		{name: "not host:port", address: "127.0.0.1"},
+		{name: "a name, not an address", address: "localhost:80"},
+		{name: "allowed loopback", allow: "127.0.0.0/8", address: "127.0.0.1:80", allowed: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := netguard.New(mustCIDRs(t, tc.allow)).Control("tcp", tc.address, nil)
+			if tc.allowed && err != nil {
+				t.Errorf("Control(%s) = %v, want allowed", tc.address, err)
+			}
+			if !tc.allowed && !errors.Is(err, netguard.ErrForbidden) {
+				t.Errorf("Control(%s) = %v, want ErrForbidden", tc.address, err)
+			}
+		})
+	}
+}
+
+// TestDialGuard: the guard refuses at dial time, after the name is resolved,
+// so a name pointing at loopback is refused although CheckURL let it pass.
+func TestDialGuard(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(srv.Close)
+	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		allow   string
+		host    string
+		allowed bool
+	}{
+		{name: "loopback address refused", host: "127.0.0.1"},
+		{name: "name resolving to loopback refused", host: "localhost"},
+		{name: "loopback admitted by allow-list", allow: "127.0.0.0/8,::1/128", host: "127.0.0.1", allowed: true},
+		{name: "name admitted by allow-list", allow: "127.0.0.0/8,::1/128", host: "localhost", allowed: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := netguard.New(mustCIDRs(t, tc.allow))
+			tr := &http.Transport{DialContext: (&net.Dialer{Timeout: 5 * time.Second, Control: g.Control}).DialContext}
+			t.Cleanup(tr.CloseIdleConnections)
+			client := &http.Client{Transport: tr}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(tc.host, port)+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if tc.allowed {
+				if err != nil || resp.StatusCode != http.StatusNoContent {
+					t.Errorf("dial %s: %v, want the request through", tc.host, err)
+				}
+				return
+			}
+			if !errors.Is(err, netguard.ErrForbidden) {
+				t.Errorf("dial %s: %v, want ErrForbidden", tc.host, err)
+			}
+		})
+	}
+}
+
+func TestParseCIDRs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{name: "empty", in: ""},
+		{name: "blank entries", in: " , ,"},
+		{name: "one", in: "127.0.0.0/8", want: []string{"127.0.0.0/8"}},
+		{name: "two with spaces", in: " 127.0.0.0/8 , ::1/128 ", want: []string{"127.0.0.0/8", "::1/128"}},
+		{name: "host bits masked", in: "10.1.2.3/8", want: []string{"10.0.0.0/8"}},
+		{name: "bare address", in: "127.0.0.1", wantErr: true},
+		{name: "garbage", in: "127.0.0.0/8,nope", wantErr: true},
+		{name: "bad length", in: "10.0.0.0/33", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := netguard.ParseCIDRs(tc.in)
+			if tc.wantErr {
+				if err == nil {
+					t.Errorf("ParseCIDRs(%q) = %v, want an error", tc.in, got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s []string
+			for _, p := range got {
+				s = append(s, p.String())
+			}
+			if !slices.Equal(s, tc.want) {
+				t.Errorf("ParseCIDRs(%q) = %v, want %v", tc.in, s, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzCheckURL: any URL a customer can submit is checked without panicking,
+// and a literal address the guard refuses is never let through by CheckURL.
+func FuzzCheckURL(f *testing.F) {
+	for _, s := range []string{
+		"https://example.com/hook",
+		"http://127.0.0.1:8080/",
+		"http://[::1]/",
+		"http://[::ffff:127.0.0.1]/",
+		"http://[fe80::1%25eth0]/",
+		"http://0.0.0.0/",
+		"http://100.64.0.1/",
+		"http://localhost./",
+		"http://user:pw@host/",
+		"http://[::ffff:7f00:1]:80/x?y#z",
+		"http:opaque",
+		"//host-only",
+		"",
+		"%",
+		"http://[",
+	} {
+		f.Add(s)
+	}
+	guards := []*netguard.Guard{netguard.New(nil), netguard.New(mustCIDRs(f, "127.0.0.0/8,::1/128"))}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return
+		}
+		for _, g := range guards {
+			err := g.CheckURL(u)
+			if addr, perr := netip.ParseAddr(u.Hostname()); perr == nil && g.Check(addr) != nil && err == nil {
+				t.Errorf("CheckURL(%q) allowed the refused address %s", raw, addr)
+			}
+		}
+	})
+}
