@@ -56,6 +56,7 @@ type Config struct {
 	EndpointConcurrency int
 	EndpointRate        float64
 	DisableAfter        time.Duration
+	RotationOverlap     time.Duration
 
 	Stream stream.Config
 	Logger *slog.Logger
@@ -142,6 +143,9 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	}
 	c.EndpointRate = float64(rate)
 	if c.DisableAfter, err = durationVar(getenv, "DELIVERY_DISABLE_AFTER", 72*time.Hour, time.Second, 365*24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.RotationOverlap, err = durationVar(getenv, "WEBHOOKS_ROTATION_OVERLAP", 24*time.Hour, 0, 7*24*time.Hour); err != nil {
 		return c, err
 	}
 	workers, err := intVar(getenv, "DISPATCH_WORKERS", 64, 1, 4096)

@@ -20,6 +20,7 @@ import (
 	"github.com/bluehq/webhooks/internal/api"
 	"github.com/bluehq/webhooks/internal/delivery"
 	"github.com/bluehq/webhooks/internal/dispatch"
+	"github.com/bluehq/webhooks/internal/filter"
 	"github.com/bluehq/webhooks/internal/ingest"
 	"github.com/bluehq/webhooks/internal/inspect"
 	"github.com/bluehq/webhooks/internal/netguard"
@@ -100,6 +101,11 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		return err
 	}
 	guard := netguard.New(cfg.AllowedCIDRs)
+	filters, err := filter.NewCompiler()
+	if err != nil {
+		return err
+	}
+	cacheCfg.CompileFilter = filters.Compile
 
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -126,11 +132,9 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			return nil
 		}
 	}
-	var dispatcher *dispatch.Dispatcher
-	if roles.Dispatcher {
-		if dispatcher, err = dispatch.New(js, cache, dispatch.Config{Shards: cfg.Stream.Shards, Workers: cfg.Workers, Logger: log}); err != nil {
-			return err
-		}
+	dispatcher, err := dispatch.New(js, cache, dispatch.Config{Shards: cfg.Stream.Shards, Workers: cfg.Workers, Logger: log})
+	if err != nil {
+		return err
 	}
 	var shared state.State = state.NewMemory(state.BreakerPolicy{})
 	if rdb != nil {
@@ -188,10 +192,14 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		mux := http.NewServeMux()
 		ops(mux)
 		api.New(mux, store, publisher.Catalogue(), api.Config{
-			Tokens:    cfg.APITokens,
-			Rules:     webhook.Rules{KnownEvent: publisher.Catalogue().Known, CheckURL: guard.CheckURL},
-			Logger:    log,
-			Inspector: inspect.New(js, shared, cfg.Stream.Shards),
+			Tokens:          cfg.APITokens,
+			Rules:           webhook.Rules{KnownEvent: publisher.Catalogue().Known, CheckURL: guard.CheckURL, CheckFilter: filters.Check},
+			Logger:          log,
+			Inspector:       inspect.New(js, shared, cfg.Stream.Shards),
+			Events:          publisher,
+			Backfiller:      dispatcher, // its Backfill only; the consumer runs where roles.Dispatcher
+			CompileFilter:   filters.Compile,
+			RotationOverlap: cfg.RotationOverlap,
 		})
 		if err := serve(cfg.APIAddr, mux); err != nil {
 			return err
@@ -226,7 +234,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	var dispatchDone, deliverDone sync.WaitGroup
 	deliverCtx, stopDeliver := context.WithCancel(runCtx)
 	defer stopDeliver()
-	if dispatcher != nil {
+	if roles.Dispatcher {
 		dispatchDone.Go(func() {
 			if err := dispatcher.Run(dispatchCtx); err != nil {
 				errc <- fmt.Errorf("dispatcher: %w", err)

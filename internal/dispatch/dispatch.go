@@ -145,52 +145,82 @@ func (d *Dispatcher) Dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 	if err != nil {
 		return 0, err
 	}
+	target := h.Get(job.HeaderTarget)
 	var futures []jetstream.PubAckFuture
 	for _, w := range comp.Hooks {
-		if !w.Matches(e.Type, e.ProjectID) {
+		if target != "" {
+			if w.ID != target {
+				continue
+			}
+		} else if !Selects(w, e, d.log) {
 			continue
 		}
-		if w.Filter != nil {
-			ok, err := w.Filter.Match(e)
-			if err != nil {
-				d.log.Warn("dispatch: filter error; webhook skipped", "event_id", e.ID, "webhook_id", w.ID, "err", err)
-				continue
-			}
-			if !ok {
-				continue
-			}
-		}
-		body, err := Render(e, w.Webhook)
+		f, err := d.publishJob(e, w, job.DeliveryID(e.ID, w.ID), e.ID+"."+w.ID, published, carry(h))
 		if err != nil {
-			return 0, fmt.Errorf("dispatch: render: %w", err)
-		}
-		j := job.Job{
-			DeliveryID:  job.DeliveryID(e.ID, w.ID),
-			CompanyID:   e.CompanyID,
-			WebhookID:   w.ID,
-			EventID:     e.ID,
-			EventType:   e.Type,
-			Attempt:     1,
-			PublishedAt: published,
-			Body:        body,
-			Header:      carry(h),
-		}
-		f, err := d.pub.PublishMsgAsync(j.Msg(stream.DeliverySubject(w.ID, d.cfg.Shards)), jetstream.WithMsgID(e.ID+"."+w.ID))
-		if err != nil {
-			return 0, fmt.Errorf("dispatch: publish job: %w", err)
+			return 0, err
 		}
 		futures = append(futures, f)
 	}
+	if err := wait(ctx, futures); err != nil {
+		return 0, err
+	}
+	return len(futures), nil
+}
+
+// Selects reports whether event e goes to webhook w: scope, then filter. A
+// filter that fails at run time (a missing field, the cost limit) does not
+// select, and is logged.
+func Selects(w *registry.Entry, e *event.Envelope, log *slog.Logger) bool {
+	if !w.Matches(e.Type, e.ProjectID) {
+		return false
+	}
+	if w.Filter == nil {
+		return true
+	}
+	ok, err := w.Filter.Match(e)
+	if err != nil {
+		log.Debug("dispatch: filter did not evaluate; webhook not selected", "event_id", e.ID, "webhook_id", w.ID, "err", err)
+		return false
+	}
+	return ok
+}
+
+// publishJob renders the body of e for w and publishes the job.
+func (d *Dispatcher) publishJob(e *event.Envelope, w *registry.Entry, deliveryID, msgID string, published time.Time, h nats.Header) (jetstream.PubAckFuture, error) {
+	body, err := Render(e, w.Webhook)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: render: %w", err)
+	}
+	j := job.Job{
+		DeliveryID:  deliveryID,
+		CompanyID:   e.CompanyID,
+		WebhookID:   w.ID,
+		EventID:     e.ID,
+		EventType:   e.Type,
+		Attempt:     1,
+		PublishedAt: published,
+		Body:        body,
+		Header:      h,
+	}
+	f, err := d.pub.PublishMsgAsync(j.Msg(stream.DeliverySubject(w.ID, d.cfg.Shards)), jetstream.WithMsgID(msgID))
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: publish job: %w", err)
+	}
+	return f, nil
+}
+
+// wait waits for every publish ack.
+func wait(ctx context.Context, futures []jetstream.PubAckFuture) error {
 	for _, f := range futures {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return 0, fmt.Errorf("dispatch: job not acked: %w", err)
+			return fmt.Errorf("dispatch: job not acked: %w", err)
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return ctx.Err()
 		}
 	}
-	return len(futures), nil
+	return nil
 }
 
 // carry copies the headers a job inherits from its event (trace context).

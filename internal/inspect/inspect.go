@@ -85,7 +85,7 @@ func (in *Inspector) Delivery(ctx context.Context, companyID, deliveryID string)
 // scan reads attempt records on subject (wildcards allowed) from since.
 func (in *Inspector) scan(ctx context.Context, subject string, since time.Time, limit int) ([]attempt.Record, error) {
 	var out []attempt.Record
-	err := in.each(ctx, stream.Attempts, subject, since, 0, limit, func(m jetstream.Msg) error {
+	_, _, err := stream.Scan(ctx, in.js, stream.Attempts, subject, stream.ScanFrom{Since: since}, limit, func(m jetstream.Msg) error {
 		var r attempt.Record
 		if err := json.Unmarshal(m.Data(), &r); err == nil {
 			out = append(out, r)
@@ -93,49 +93,6 @@ func (in *Inspector) scan(ctx context.Context, subject string, since time.Time, 
 		return nil
 	})
 	return out, err
-}
-
-// each calls f for the messages of a stream on subject, from since (or after
-// sequence afterSeq), up to limit, with an ordered consumer. It returns when
-// the messages present at the start are read.
-func (in *Inspector) each(ctx context.Context, streamName, subject string, since time.Time, afterSeq uint64, limit int, f func(jetstream.Msg) error) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}}
-	switch {
-	case afterSeq > 0:
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, afterSeq+1
-	case !since.IsZero():
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
-	}
-	cons, err := in.js.OrderedConsumer(ctx, streamName, cfg)
-	if err != nil {
-		return fmt.Errorf("inspect: %s: %w", streamName, err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("inspect: %s: %w", streamName, err)
-	}
-	pending := info.NumPending
-	for read := 0; uint64(read) < pending && read < limit; {
-		batch, err := cons.Fetch(min(256, limit-read), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return fmt.Errorf("inspect: %s: %w", streamName, err)
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			read++
-			if err := f(m); err != nil {
-				return err
-			}
-		}
-		if batch.Error() != nil && !errors.Is(batch.Error(), jetstream.ErrNoMessages) {
-			return fmt.Errorf("inspect: %s: %w", streamName, batch.Error())
-		}
-		if got == 0 {
-			break
-		}
-	}
-	return nil
 }
 
 // Redeliver puts one dead-lettered delivery back on the DELIVERIES stream as
@@ -177,7 +134,7 @@ func (in *Inspector) Recover(ctx context.Context, companyID, webhookID string, s
 	}
 	var res RecoverResult
 	var last uint64
-	err := in.each(ctx, stream.Dead, stream.DeadSubject(companyID, webhookID, "*"), since, after, limit, func(m jetstream.Msg) error {
+	_, more, err := stream.Scan(ctx, in.js, stream.Dead, stream.DeadSubject(companyID, webhookID, "*"), stream.ScanFrom{Since: since, AfterSeq: after}, limit, func(m jetstream.Msg) error {
 		md, err := m.Metadata()
 		if err != nil {
 			return err
@@ -192,7 +149,7 @@ func (in *Inspector) Recover(ctx context.Context, companyID, webhookID string, s
 	if err != nil {
 		return res, err
 	}
-	if res.Requeued == limit {
+	if more {
 		res.NextCursor = strconv.FormatUint(last, 10)
 	}
 	return res, nil

@@ -28,6 +28,9 @@ const (
 	HeaderPublishedAt = "Wh-Published-At" // unix nanoseconds of the event's publish
 	HeaderFirstFailAt = "Wh-First-Fail-At"
 	HeaderDeadReason  = "Wh-Dead-Reason"
+	// HeaderTarget on an EVENT message addresses it to one webhook only,
+	// whatever that webhook's scope (WEBHOOK_TEST).
+	HeaderTarget = "Wh-Target-Webhook"
 )
 
 // ErrMalformed is returned by FromMsg for a message that is not a job.

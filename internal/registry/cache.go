@@ -327,7 +327,17 @@ func (c *Cache) build(cp compact) (*Company, error) {
 }
 
 func (c *Cache) entry(w *webhook.Webhook, now time.Time) (*Entry, error) {
-	secrets, err := openSecrets(c.cfg.Box, w, now)
+	return newEntry(c.cfg.Box, c.cfg.CompileFilter, w, now)
+}
+
+// Entry resolves one stored webhook (secrets opened, filter compiled), as
+// the cache would.
+func (s *Store) Entry(w *webhook.Webhook, compile FilterCompiler) (*Entry, error) {
+	return newEntry(s.box, compile, w, time.Now())
+}
+
+func newEntry(box *seal.Box, compile FilterCompiler, w *webhook.Webhook, now time.Time) (*Entry, error) {
+	secrets, err := openSecrets(box, w, now)
 	if err != nil {
 		return nil, err
 	}
@@ -341,10 +351,10 @@ func (c *Cache) entry(w *webhook.Webhook, now time.Time) (*Entry, error) {
 		}
 	}
 	if w.Filter != "" {
-		if c.cfg.CompileFilter == nil {
+		if compile == nil {
 			return nil, errors.New("filter set but no filter compiler")
 		}
-		f, err := c.cfg.CompileFilter(w.Filter)
+		f, err := compile(w.Filter)
 		if err != nil {
 			return nil, fmt.Errorf("filter: %w", err)
 		}

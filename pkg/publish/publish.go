@@ -70,6 +70,12 @@ func (c *Client) Catalogue() *event.Catalogue { return c.cat }
 // one and a zero OccurredAt with now; the id is returned. Errors wrapping
 // ErrInvalid mean the event was refused and nothing was published.
 func (c *Client) Publish(ctx context.Context, e Event) (string, error) {
+	return c.PublishWithHeader(ctx, e, nil)
+}
+
+// PublishWithHeader is Publish with extra message headers (the platform uses
+// it to address its own events, such as WEBHOOK_TEST, to one webhook).
+func (c *Client) PublishWithHeader(ctx context.Context, e Event, h nats.Header) (string, error) {
 	if e.ID == "" {
 		e.ID = event.NewID()
 	}
@@ -80,7 +86,11 @@ func (c *Client) Publish(ctx context.Context, e Event) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("publish: %w", err)
 	}
-	ids, err := c.PublishJSON(ctx, raw)
+	valid, err := c.cat.Validate(raw)
+	if err != nil {
+		return "", err
+	}
+	ids, err := c.publishValid(ctx, []event.Envelope{valid}, h)
 	if err != nil {
 		return "", err
 	}
@@ -96,10 +106,10 @@ func (c *Client) PublishJSON(ctx context.Context, raw []byte) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	return c.publishValid(ctx, events)
+	return c.publishValid(ctx, events, nil)
 }
 
-func (c *Client) publishValid(ctx context.Context, events []event.Envelope) ([]string, error) {
+func (c *Client) publishValid(ctx context.Context, events []event.Envelope, extra nats.Header) ([]string, error) {
 	ids := make([]string, len(events))
 	futures := make([]jetstream.PubAckFuture, len(events))
 	for i := range events {
@@ -109,6 +119,9 @@ func (c *Client) publishValid(ctx context.Context, events []event.Envelope) ([]s
 			return nil, fmt.Errorf("publish: %w", err)
 		}
 		msg := &nats.Msg{Subject: stream.EventSubject(e.CompanyID, e.ProjectID, e.Type), Data: data, Header: nats.Header{}}
+		for k, v := range extra {
+			msg.Header[k] = v
+		}
 		if c.inject != nil {
 			c.inject(ctx, msg.Header)
 		}

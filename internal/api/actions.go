@@ -1,0 +1,179 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/nats-io/nats.go"
+
+	"github.com/bluehq/webhooks/internal/dispatch"
+	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/job"
+	"github.com/bluehq/webhooks/internal/registry"
+	"github.com/bluehq/webhooks/internal/signing"
+	"github.com/bluehq/webhooks/internal/webhook"
+)
+
+// EventPublisher publishes the platform's own events into the pipeline.
+type EventPublisher interface {
+	PublishWithHeader(ctx context.Context, e event.Envelope, h nats.Header) (string, error)
+}
+
+// Backfiller re-dispatches history to one webhook.
+type Backfiller interface {
+	Backfill(ctx context.Context, w *registry.Entry, since time.Time, cursor string, limit int) (dispatch.BackfillResult, error)
+}
+
+// maxSecrets bounds the secrets a webhook holds during rotations.
+const maxSecrets = 3
+
+// RotateBody is the request to rotate a webhook's secret.
+type RotateBody struct {
+	Secret  string `json:"secret,omitempty" minLength:"16" maxLength:"256" doc:"The new secret; generated (whsec_...) when omitted."`
+	Overlap string `json:"overlap,omitempty" doc:"How long the previous secret stays valid (Go duration, up to 168h); default 24h. Deliveries carry one webhook-signature per valid secret meanwhile."`
+}
+
+type rotateOut struct {
+	Body struct {
+		webhook.Public
+		PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+	}
+}
+
+type testOut struct {
+	Body struct {
+		EventID    string `json:"eventId"`
+		DeliveryID string `json:"deliveryId" doc:"Follow it with GET /v1/deliveries/{id}."`
+	}
+}
+
+// BackfillBody selects the history to send again.
+type BackfillBody struct {
+	Since  time.Time `json:"since" doc:"Re-send events published since this time (RFC 3339); EVENTS keeps EVENTS_MAX_AGE of history."`
+	Cursor string    `json:"cursor,omitempty" doc:"nextCursor of the previous call, to continue."`
+	Limit  int       `json:"limit,omitempty" minimum:"1" maximum:"10000" default:"1000" doc:"Events read per call."`
+}
+
+type backfillOut struct {
+	Body dispatch.BackfillResult
+}
+
+func (s *Server) registerActions() {
+	api := s.humaAPI
+	tags := []string{"Webhooks"}
+	huma.Register(api, huma.Operation{
+		OperationID: "rotate-webhook-secret", Method: http.MethodPost, Path: "/v1/webhooks/{id}/rotate-secret",
+		Summary:     "Rotate the signing secret",
+		Description: "Returns the new secret once. The previous one stays valid for the overlap: deliveries then carry one webhook-signature per valid secret (X-Signature uses the new one).",
+		Tags:        tags, Errors: []int{400, 401, 404},
+	}, func(ctx context.Context, in *struct {
+		ID   string `path:"id" maxLength:"64"`
+		Body RotateBody
+	}) (*rotateOut, error) {
+		overlap := s.cfg.RotationOverlap
+		if in.Body.Overlap != "" {
+			d, err := time.ParseDuration(in.Body.Overlap)
+			if err != nil || d < 0 || d > 7*24*time.Hour {
+				return nil, huma.Error400BadRequest("invalid overlap", &huma.ErrorDetail{Location: "body.overlap", Message: "must be a duration like 24h, between 0s and 168h", Value: in.Body.Overlap})
+			}
+			overlap = d
+		}
+		secret := in.Body.Secret
+		if secret == "" {
+			var err error
+			if secret, err = signing.NewSecret(); err != nil {
+				return nil, s.fail(ctx, err)
+			}
+		}
+		now := time.Now().UTC()
+		expires := now.Add(overlap)
+		w, err := s.store.Update(ctx, companyOf(ctx), in.ID, func(w *webhook.Webhook) error {
+			kept := []webhook.Secret{s.store.SealSecret(secret)}
+			for _, old := range w.Secrets {
+				if old.ExpiresAt != nil && !old.ExpiresAt.After(now) {
+					continue // already expired
+				}
+				if old.ExpiresAt == nil || old.ExpiresAt.After(expires) {
+					old.ExpiresAt = &expires
+				}
+				if overlap > 0 && len(kept) < maxSecrets {
+					kept = append(kept, old)
+				}
+			}
+			w.Secrets = kept
+			return nil
+		})
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		out := &rotateOut{}
+		out.Body.Public = view(w)
+		out.Body.Secret = &secret
+		if overlap > 0 && len(w.Secrets) > 1 {
+			out.Body.PreviousSecretExpiresAt = &expires
+		}
+		return out, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "test-webhook", Method: http.MethodPost, Path: "/v1/webhooks/{id}/test",
+		Summary:     "Send a WEBHOOK_TEST event to this webhook only",
+		Description: "The event goes through the real pipeline (publish, dispatch, signed delivery, retries) to this webhook alone.",
+		Tags:        tags, DefaultStatus: http.StatusAccepted, Errors: []int{401, 404, 409},
+	}, func(ctx context.Context, in *struct {
+		ID string `path:"id" maxLength:"64"`
+	}) (*testOut, error) {
+		w, err := s.store.Get(ctx, companyOf(ctx), in.ID)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		if !w.Enabled {
+			return nil, huma.Error409Conflict("the webhook is disabled: enable it before testing it")
+		}
+		cur, err := json.Marshal(w.Public())
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		e := event.Envelope{ID: event.NewID(), Type: "WEBHOOK_TEST", OccurredAt: time.Now().UTC(), CompanyID: w.CompanyID, CurrentValue: cur}
+		id, err := s.cfg.Events.PublishWithHeader(ctx, e, nats.Header{job.HeaderTarget: []string{w.ID}})
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		out := &testOut{}
+		out.Body.EventID, out.Body.DeliveryID = id, job.DeliveryID(id, w.ID)
+		return out, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "backfill-webhook", Method: http.MethodPost, Path: "/v1/webhooks/{id}/backfill",
+		Summary:     "Send the retained event history since a time to this webhook",
+		Description: "Reads the company's events since `since` (through the webhook's scope and filter) and queues them for this webhook only, with new delivery ids and the original event ids. Bounded by limit; resume with nextCursor. Repeating a call queues nothing twice.",
+		Tags:        tags, DefaultStatus: http.StatusAccepted, Errors: []int{400, 401, 404, 409},
+	}, func(ctx context.Context, in *struct {
+		ID   string `path:"id" maxLength:"64"`
+		Body BackfillBody
+	}) (*backfillOut, error) {
+		if in.Body.Since.After(time.Now()) {
+			return nil, huma.Error400BadRequest("since is in the future", &huma.ErrorDetail{Location: "body.since", Message: "must not be in the future", Value: in.Body.Since})
+		}
+		w, err := s.store.Get(ctx, companyOf(ctx), in.ID)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		if !w.Enabled {
+			return nil, huma.Error409Conflict("the webhook is disabled: enable it before a backfill")
+		}
+		entry, err := s.store.Entry(w, s.cfg.CompileFilter)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		res, err := s.cfg.Backfiller.Backfill(ctx, entry, in.Body.Since, in.Body.Cursor, defaultLimit(in.Body.Limit, 1000))
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return &backfillOut{Body: res}, nil
+	})
+}
