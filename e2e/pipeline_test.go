@@ -233,7 +233,7 @@ func TestPipelineWebhookd(t *testing.T) {
 	for i := 0; i < len(s.events); i += 100 {
 		c.publish(t, s.events[i:i+100])
 	}
-	checkArrivals(t, rc, s, 60*time.Second)
+	dups := checkArrivals(t, rc, s, 60*time.Second)
 
 	// A webhook created now gets events published after the call returns.
 	late := c.createHook(t, "tokA", "coA", map[string]any{"name": "late", "url": rc.srv.URL + "/hook/late"})
@@ -248,6 +248,32 @@ func TestPipelineWebhookd(t *testing.T) {
 		return false
 	}, "webhook created before the publish got nothing")
 	_ = late
+
+	// The metrics count what happened.
+	events := float64(len(s.events) + 1)
+	metrics := c.apiURL + "/metrics"
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		return scrape(t, metrics, "webhooks_deliveries_total", map[string]string{"outcome": "delivered"}) == float64(len(rc.snapshot()))
+	}, "webhooks_deliveries_total{outcome=delivered} = %d requests received", len(rc.snapshot()))
+	for _, m := range []struct {
+		family string
+		labels map[string]string
+		want   float64
+	}{
+		{"webhooks_events_published_total", nil, events},
+		{"webhooks_events_dispatched_total", nil, events},
+		{"webhooks_jobs_created_total", nil, float64(len(rc.snapshot()) - dups)}, // a duplicate is one job delivered twice
+		{"webhooks_attempts_total", map[string]string{"result": "success", "status_class": "2xx"}, float64(len(rc.snapshot()))},
+		{"webhooks_delivery_latency_seconds", nil, float64(len(rc.snapshot()))},
+		{"webhooks_attempts_total", map[string]string{"result": "failure"}, 0},
+	} {
+		if got := scrape(t, metrics, m.family, m.labels); got != m.want {
+			t.Errorf("%s%v = %v, want %v", m.family, m.labels, got, m.want)
+		}
+	}
+	if scrape(t, metrics, "webhooks_consumer_pending_messages", map[string]string{"consumer": "dispatch"}) != 0 {
+		t.Errorf("dispatch consumer still has pending events after every delivery arrived")
+	}
 
 	p.stop(t, 15)
 	out := p.output(t)

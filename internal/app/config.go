@@ -19,6 +19,7 @@ import (
 	"github.com/bluehq/webhooks/internal/retry"
 	"github.com/bluehq/webhooks/internal/seal"
 	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/telemetry"
 )
 
 // Development defaults, used only outside production when no tokens are set.
@@ -60,6 +61,13 @@ type Config struct {
 
 	Stream stream.Config
 	Logger *slog.Logger
+
+	// Service names the process in traces (OTEL_SERVICE_NAME wins).
+	Service string
+	// SendTraceparent sends W3C traceparent to receivers.
+	SendTraceparent bool
+	// Getenv is where OTEL_* variables are read from.
+	Getenv Getenv
 }
 
 // Getenv reads one variable; os.Getenv in main, a map in tests.
@@ -167,6 +175,15 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	if c.Stream.AckWait <= c.DeliveryTimeout {
 		return c, fmt.Errorf("ACK_WAIT: %s must be longer than DELIVERY_TIMEOUT (%s), or slow attempts are delivered twice", c.Stream.AckWait, c.DeliveryTimeout)
 	}
+	switch v := strings.ToLower(or(getenv("DELIVERY_TRACEPARENT"), "true")); v {
+	case "true", "1", "yes":
+		c.SendTraceparent = true
+	case "false", "0", "no":
+	default:
+		return c, fmt.Errorf("DELIVERY_TRACEPARENT: %q must be true or false", v)
+	}
+	c.Getenv = getenv
+	c.Service = "webhookd"
 	c.Logger = newLogger(getenv("LOG_LEVEL"))
 	return c, nil
 }
@@ -210,5 +227,5 @@ func newLogger(level string) *slog.Logger {
 	if err := l.UnmarshalText([]byte(or(level, "info"))); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
 }

@@ -24,6 +24,7 @@ func Main(name string, roles Roles, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Logger = cfg.Logger.With("service", name)
+	cfg.Service = name
 	if err := Run(ctx, cfg, roles); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bluehq/webhooks/internal/api"
 	"github.com/bluehq/webhooks/internal/delivery"
@@ -29,6 +30,7 @@ import (
 	"github.com/bluehq/webhooks/internal/seal"
 	"github.com/bluehq/webhooks/internal/state"
 	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/telemetry"
 	"github.com/bluehq/webhooks/internal/webhook"
 	"github.com/bluehq/webhooks/pkg/publish"
 )
@@ -96,7 +98,21 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	if err != nil {
 		return err
 	}
-	publisher, err := publish.New(nc)
+	tp, stopTracing, err := telemetry.SetupTracing(ctx, cfg.Service, cfg.Getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(sctx)
+	}()
+	tracer := func(pkg string) trace.Tracer { return tp.Tracer("github.com/bluehq/webhooks/internal/" + pkg) }
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tm := telemetry.NewMetrics(metrics)
+
+	publisher, err := publish.New(nc, publish.WithTracerProvider(tp), publish.WithPublished(tm.EventPublished))
 	if err != nil {
 		return err
 	}
@@ -106,9 +122,6 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		return err
 	}
 	cacheCfg.CompileFilter = filters.Compile
-
-	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	runCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
@@ -132,7 +145,9 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			return nil
 		}
 	}
-	dispatcher, err := dispatch.New(js, cache, dispatch.Config{Shards: cfg.Stream.Shards, Workers: cfg.Workers, Logger: log})
+	dispatcher, err := dispatch.New(js, cache, dispatch.Config{
+		Shards: cfg.Stream.Shards, Workers: cfg.Workers, Logger: log, Metrics: tm, Tracer: tracer("dispatch"),
+	})
 	if err != nil {
 		return err
 	}
@@ -154,6 +169,9 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			EndpointRate:        cfg.EndpointRate,
 			DisableAfter:        cfg.DisableAfter,
 			Logger:              log,
+			Metrics:             tm,
+			Tracer:              tracer("delivery"),
+			SendTraceparent:     cfg.SendTraceparent,
 		})
 		if err != nil {
 			return err
@@ -210,7 +228,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		if !roles.API {
 			ops(mux)
 		}
-		ingest.New(publisher, ingest.Config{Tokens: cfg.IngestTokens, MaxBody: cfg.MaxEventBytes, Logger: log}).Register(mux)
+		ingest.New(publisher, ingest.Config{Tokens: cfg.IngestTokens, MaxBody: cfg.MaxEventBytes, Logger: log, Tracer: tracer("ingest")}).Register(mux)
 		if len(cfg.IngestTokens) == 0 {
 			log.Warn("WEBHOOKS_INGEST_TOKENS is empty: anyone who reaches PUBLISHER_ADDR can publish (development only)")
 		}
@@ -227,6 +245,28 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	}
 	if _, dev := cfg.APITokens[DevAPIToken]; dev && roles.API {
 		log.Warn("WEBHOOKS_API_TOKENS is empty: using the development token", "token", DevAPIToken, "company", DevCompany)
+	}
+
+	watched := map[string][]string{}
+	if roles.Dispatcher {
+		watched[stream.Events] = []string{stream.DispatchConsumer}
+	}
+	if roles.Deliverer {
+		for shard := range cfg.Stream.Shards {
+			watched[stream.Deliveries] = append(watched[stream.Deliveries], stream.ShardConsumer(shard))
+		}
+	}
+	if len(watched) > 0 {
+		start("queue lag", func(ctx context.Context) error {
+			tm.WatchConsumers(ctx, js, 5*time.Second, watched)
+			return nil
+		})
+	}
+	if roles.API {
+		start("webhook health gauge", func(ctx context.Context) error {
+			countWebhooks(ctx, kv, tm, time.Minute)
+			return nil
+		})
 	}
 
 	dispatchCtx, stopDispatch := context.WithCancel(runCtx)
@@ -322,6 +362,21 @@ func ensureTopology(ctx context.Context, js jetstream.JetStream, cfg stream.Conf
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// countWebhooks sets the webhook health gauges from the registry every
+// interval until ctx ends.
+func countWebhooks(ctx context.Context, kv jetstream.KeyValue, tm *telemetry.Metrics, every time.Duration) {
+	for {
+		if healthy, unhealthy, disabled, err := registry.CountStates(ctx, kv); err == nil {
+			tm.SetWebhookHealth(healthy, unhealthy, disabled)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
 		}
 	}
 }

@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bluehq/webhooks/internal/attempt"
 	"github.com/bluehq/webhooks/internal/event"
@@ -18,6 +22,7 @@ import (
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/retry"
 	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/telemetry"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
 
@@ -60,22 +65,28 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 	if err != nil {
 		return outcome{class: ClassConnection, errText: err.Error()}
 	}
+	ctx, span := d.cfg.Tracer.Start(ctx, "POST", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("http.request.method", "POST"), attribute.String("server.address", req.URL.Hostname())))
+	defer span.End()
+	traceID := span.SpanContext().TraceID()
 	now := time.Now()
 	h := req.Header
 	h["Content-Type"] = []string{"application/json"}
 	h["User-Agent"] = []string{d.cfg.UserAgent}
 	h["X-Webhook-Event"] = []string{j.EventType}
 	h["X-Webhook-Attempt"] = []string{strconv.Itoa(j.Attempt)}
-	if tp := j.Header.Get("traceparent"); tp != "" {
-		h["Traceparent"] = []string{tp}
+	if d.cfg.SendTraceparent {
+		telemetry.Propagator().Inject(ctx, propagation.HeaderCarrier(h))
 	}
 	e.Signer(now).Sign(h, j.DeliveryID, now.Unix(), j.Body)
 
 	start := time.Now()
 	resp, err := d.Client.Do(req)
 	if err != nil {
-		return outcome{class: classify(err), errText: err.Error(), latency: time.Since(start)}
+		span.SetStatus(codes.Error, err.Error())
+		return outcome{class: classify(err), errText: err.Error(), latency: time.Since(start), traceID: traceIDString(traceID)}
 	}
+	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 	defer resp.Body.Close()
 	bp := respBufs.Get().(*[]byte)
 	defer respBufs.Put(bp)
@@ -83,7 +94,7 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 	// Drain a little more so the connection can be reused; a larger body
 	// costs the connection instead.
 	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-	out := outcome{status: resp.StatusCode, latency: time.Since(start)}
+	out := outcome{status: resp.StatusCode, latency: time.Since(start), traceID: traceIDString(traceID)}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
@@ -100,6 +111,13 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 		out.resp = bytes.Clone((*bp)[:n]) // kept only for failures: the log's evidence
 	}
 	return out
+}
+
+func traceIDString(id trace.TraceID) string {
+	if !id.IsValid() {
+		return ""
+	}
+	return id.String()
 }
 
 // record writes one attempt to the durable log (ATTEMPTS, waited for) and

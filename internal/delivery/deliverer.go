@@ -21,6 +21,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bluehq/webhooks/internal/attempt"
 	"github.com/bluehq/webhooks/internal/event"
@@ -29,6 +33,7 @@ import (
 	"github.com/bluehq/webhooks/internal/retry"
 	"github.com/bluehq/webhooks/internal/state"
 	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/telemetry"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
 
@@ -68,6 +73,10 @@ type Config struct {
 	StopTimeout time.Duration
 	Logger      *slog.Logger
 	Metrics     Metrics
+	Tracer      trace.Tracer // nil: no spans
+	// SendTraceparent sends the W3C traceparent of the attempt's HTTP span
+	// to the receiver.
+	SendTraceparent bool
 }
 
 // Metrics receives what happened; a nil Metrics records nothing.
@@ -138,6 +147,9 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = nopMetrics{}
+	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	return &Deliverer{Deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight)}, nil
 }
@@ -221,7 +233,13 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 	if !ok {
 		return
 	}
+	ctx, span := d.startSpan(ctx, &j)
+	defer span.End()
 	out := d.attempt(ctx, entry, &j)
+	span.SetAttributes(attribute.Int("http.response.status_code", out.status), attribute.String("webhooks.error_class", out.class))
+	if !out.ok() {
+		span.SetStatus(codes.Error, out.errText)
+	}
 	if lease != nil {
 		if err := d.State.Release(context.WithoutCancel(ctx), *lease); err != nil {
 			log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "err", err)
@@ -243,7 +261,7 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		if err := d.record(ctx, rec); err != nil {
 			log.Warn("delivery: attempt log write failed", "err", err)
 		}
-		log.Info("delivered")
+		log.InfoContext(ctx, "delivered")
 		d.cfg.Metrics.Outcome(attempt.Delivered)
 		if !j.PublishedAt.IsZero() {
 			d.cfg.Metrics.Delivered(time.Since(j.PublishedAt))
@@ -254,7 +272,7 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 	case out.status == http.StatusGone:
 		rec.Outcome = attempt.Parked
 		_ = d.record(ctx, rec)
-		log.Warn("endpoint answered 410 Gone: disabling webhook")
+		log.WarnContext(ctx, "endpoint answered 410 Gone: disabling webhook")
 		if err := d.disable(ctx, &j, "gone", log); err != nil {
 			_ = m.NakWithDelay(time.Second)
 			return
@@ -271,7 +289,7 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		if !more {
 			rec.Outcome = attempt.Dead
 			_ = d.record(ctx, rec)
-			log.Warn("delivery failed; attempts exhausted: dead-lettered", "err", out.errText)
+			log.WarnContext(ctx, "delivery failed; attempts exhausted: dead-lettered", "err", out.errText)
 			d.cfg.Metrics.Outcome(attempt.Dead)
 			d.finish(m, log, d.deadLetter(ctx, &j, "exhausted"), "dead-letter")
 			return
@@ -281,13 +299,15 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		}
 		next := j
 		next.Attempt++
+		next.Header = cloneHeader(j.Header)
+		linkNext(ctx, next.Header)
 		if next.FirstFailAt.IsZero() {
 			next.FirstFailAt = time.Now()
 		}
 		at := scheduleTime(time.Now().Add(delay))
 		rec.Outcome, rec.NextAttemptAt = attempt.Retry, &at
 		_ = d.record(ctx, rec)
-		log.Info("delivery failed; retry scheduled", "next_attempt_at", at, "err", out.errText)
+		log.InfoContext(ctx, "delivery failed; retry scheduled", "next_attempt_at", at, "err", out.errText)
 		d.cfg.Metrics.Outcome(attempt.Retry)
 		d.finish(m, log, d.schedule(ctx, m.Subject(), next, at), "retry schedule")
 	}
@@ -471,6 +491,43 @@ func cloneHeader(h nats.Header) nats.Header {
 		out[k] = v
 	}
 	return out
+}
+
+// HeaderPrevAttempt carries the span context of a delivery's previous
+// attempt, so the next attempt's span links to it.
+const HeaderPrevAttempt = "Wh-Prev-Attempt"
+
+// startSpan starts the span of one attempt: a child of the dispatcher's
+// fan-out span (from the job's headers), linked to the previous attempt.
+func (d *Deliverer) startSpan(ctx context.Context, j *job.Job) (context.Context, trace.Span) {
+	opts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("webhooks.webhook.id", j.WebhookID),
+			attribute.String("webhooks.delivery.id", j.DeliveryID),
+			attribute.String("webhooks.event.id", j.EventID),
+			attribute.String("webhooks.event.type", j.EventType),
+			attribute.Int("webhooks.attempt", j.Attempt),
+		),
+	}
+	if prev := j.Header.Get(HeaderPrevAttempt); prev != "" {
+		pc := trace.SpanContextFromContext(telemetry.Extract(context.Background(), nats.Header{"traceparent": {prev}}))
+		if pc.IsValid() {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: pc, Attributes: []attribute.KeyValue{attribute.String("webhooks.link", "previous_attempt")}}))
+		}
+	}
+	return d.cfg.Tracer.Start(telemetry.Extract(ctx, j.Header), "deliver attempt", opts...)
+}
+
+// linkNext records the current attempt's span context in the next
+// attempt's headers.
+func linkNext(ctx context.Context, h nats.Header) {
+	tmp := nats.Header{}
+	telemetry.Inject(ctx, tmp)
+	if tp := tmp.Get("traceparent"); tp != "" {
+		h.Set(HeaderPrevAttempt, tp)
+	}
 }
 
 type nopMetrics struct{}

@@ -7,13 +7,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/telemetry"
 )
 
 // BackfillResult says what one Backfill call did.
@@ -47,7 +47,7 @@ func (d *Dispatcher) Backfill(ctx context.Context, w *registry.Entry, since time
 		}
 		last = md.Sequence.Stream
 		var e event.Envelope
-		if err := json.Unmarshal(m.Data(), &e); err != nil || !Selects(w, &e, d.log) {
+		if err := json.Unmarshal(m.Data(), &e); err != nil || !NewSelector(&e, d.log).Selects(w) {
 			return nil
 		}
 		// A platform event addressed to one webhook is not history for others.
@@ -55,7 +55,7 @@ func (d *Dispatcher) Backfill(ctx context.Context, w *registry.Entry, since time
 			return nil
 		}
 		key := w.ID + ".backfill." + run
-		f, err := d.publishJob(&e, w, job.DeliveryID(e.ID, key), e.ID+"."+key, time.Now(), carry(nats.Header(m.Headers())))
+		f, err := d.publishJob(telemetry.Extract(ctx, m.Headers()), &e, w, job.DeliveryID(e.ID, key), e.ID+"."+key, time.Now())
 		if err != nil {
 			return err
 		}

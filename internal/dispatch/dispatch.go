@@ -15,11 +15,17 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/filter"
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/telemetry"
 )
 
 // Resolver is what the dispatcher needs of the registry cache.
@@ -39,6 +45,7 @@ type Config struct {
 	Workers int // events handled concurrently
 	Logger  *slog.Logger
 	Metrics Metrics
+	Tracer  trace.Tracer // nil: no spans
 }
 
 // Metrics receives the dispatcher's counts; nil fields are skipped.
@@ -65,6 +72,9 @@ func New(js jetstream.JetStream, resolver Resolver, cfg Config) (*Dispatcher, er
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	return &Dispatcher{js: js, pub: js, resolver: resolver, cfg: cfg, log: cfg.Logger}, nil
 }
@@ -121,9 +131,20 @@ func (d *Dispatcher) handle(ctx context.Context, m jetstream.Msg) {
 	if md, err := m.Metadata(); err == nil {
 		published = md.Timestamp
 	}
+	ctx, span := d.cfg.Tracer.Start(telemetry.Extract(ctx, m.Headers()), "dispatch "+e.Type,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("webhooks.event.id", e.ID),
+			attribute.String("webhooks.event.type", e.Type),
+			attribute.String("webhooks.company.id", e.CompanyID),
+		))
+	defer span.End()
 	n, err := d.Dispatch(ctx, &e, m.Headers(), published)
+	span.SetAttributes(attribute.Int("webhooks.jobs", n))
 	if err != nil {
-		d.log.Warn("dispatch failed; event left for redelivery", "event_id", e.ID, "err", err)
+		span.SetStatus(codes.Error, err.Error())
+		d.log.WarnContext(ctx, "dispatch failed; event left for redelivery", "event_id", e.ID, "err", err)
 		_ = m.NakWithDelay(time.Second)
 		return
 	}
@@ -147,15 +168,16 @@ func (d *Dispatcher) Dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 	}
 	target := h.Get(job.HeaderTarget)
 	var futures []jetstream.PubAckFuture
+	sel := NewSelector(e, d.log)
 	for _, w := range comp.Hooks {
 		if target != "" {
 			if w.ID != target {
 				continue
 			}
-		} else if !Selects(w, e, d.log) {
+		} else if !sel.Selects(w) {
 			continue
 		}
-		f, err := d.publishJob(e, w, job.DeliveryID(e.ID, w.ID), e.ID+"."+w.ID, published, carry(h))
+		f, err := d.publishJob(ctx, e, w, job.DeliveryID(e.ID, w.ID), e.ID+"."+w.ID, published)
 		if err != nil {
 			return 0, err
 		}
@@ -167,26 +189,62 @@ func (d *Dispatcher) Dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 	return len(futures), nil
 }
 
-// Selects reports whether event e goes to webhook w: scope, then filter. A
-// filter that fails at run time (a missing field, the cost limit) does not
+// Selector decides which webhooks one event goes to. The event's values are
+// decoded at most once, lazily, however many filters read them.
+type Selector struct {
+	e   *event.Envelope
+	act *filter.Activation
+	log *slog.Logger
+}
+
+// NewSelector returns a Selector for e.
+func NewSelector(e *event.Envelope, log *slog.Logger) *Selector {
+	return &Selector{e: e, log: log}
+}
+
+// Selects reports whether the event goes to webhook w: scope, then filter.
+// A filter that fails at run time (a missing field, the cost limit) does not
 // select, and is logged.
-func Selects(w *registry.Entry, e *event.Envelope, log *slog.Logger) bool {
-	if !w.Matches(e.Type, e.ProjectID) {
+func (s *Selector) Selects(w *registry.Entry) bool {
+	if !w.Matches(s.e.Type, s.e.ProjectID) {
 		return false
 	}
 	if w.Filter == nil {
 		return true
 	}
-	ok, err := w.Filter.Match(e)
+	var ok bool
+	var err error
+	if p, isProgram := w.Filter.(*filter.Program); isProgram {
+		if s.act == nil {
+			s.act, err = filter.NewActivation(s.e)
+		}
+		if err == nil {
+			ok, err = p.MatchActivation(s.act)
+		}
+	} else {
+		ok, err = w.Filter.Match(s.e)
+	}
 	if err != nil {
-		log.Debug("dispatch: filter did not evaluate; webhook not selected", "event_id", e.ID, "webhook_id", w.ID, "err", err)
+		s.log.Debug("dispatch: filter did not evaluate; webhook not selected", "event_id", s.e.ID, "webhook_id", w.ID, "err", err)
 		return false
 	}
 	return ok
 }
 
-// publishJob renders the body of e for w and publishes the job.
-func (d *Dispatcher) publishJob(e *event.Envelope, w *registry.Entry, deliveryID, msgID string, published time.Time, h nats.Header) (jetstream.PubAckFuture, error) {
+// publishJob renders the body of e for w and publishes the job, under a
+// fan-out span whose context the job carries to its delivery attempts.
+func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *registry.Entry, deliveryID, msgID string, published time.Time) (jetstream.PubAckFuture, error) {
+	ctx, span := d.cfg.Tracer.Start(ctx, "fan out to "+w.ID,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("webhooks.webhook.id", w.ID),
+			attribute.String("webhooks.delivery.id", deliveryID),
+			attribute.String("webhooks.event.id", e.ID),
+			attribute.String("webhooks.event.type", e.Type),
+		))
+	defer span.End()
+	h := make(nats.Header, 10)
+	telemetry.Inject(ctx, h)
 	body, err := Render(e, w.Webhook)
 	if err != nil {
 		return nil, fmt.Errorf("dispatch: render: %w", err)
@@ -221,15 +279,4 @@ func wait(ctx context.Context, futures []jetstream.PubAckFuture) error {
 		}
 	}
 	return nil
-}
-
-// carry copies the headers a job inherits from its event (trace context).
-func carry(h nats.Header) nats.Header {
-	out := make(nats.Header, 10)
-	for _, k := range []string{"traceparent", "tracestate"} {
-		if v := h.Get(k); v != "" {
-			out.Set(k, v)
-		}
-	}
-	return out
 }

@@ -13,8 +13,14 @@ import (
 	"net/http"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/problem"
+	"github.com/bluehq/webhooks/internal/telemetry"
 )
 
 // Publisher validates and publishes a JSON body of events.
@@ -29,6 +35,7 @@ type Config struct {
 	Tokens  []string
 	MaxBody int64 // bytes; larger bodies get 413
 	Logger  *slog.Logger
+	Tracer  trace.Tracer // nil: no spans
 }
 
 // Handler serves POST /v1/events.
@@ -46,6 +53,9 @@ func New(pub Publisher, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	return &Handler{pub: pub, cfg: cfg, log: cfg.Logger}
 }
 
@@ -60,6 +70,10 @@ type Accepted struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := telemetry.Propagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := h.cfg.Tracer.Start(ctx, "POST /v1/events", trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	r = r.WithContext(ctx)
 	if !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ingest"`)
 		problem.Write(w, problem.Problem{Status: http.StatusUnauthorized, Detail: "missing or unknown bearer token"})
@@ -93,6 +107,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.Problem{Status: http.StatusServiceUnavailable, Detail: "events could not be stored; retry with the same ids (they are deduplicated)"})
 		return
 	}
+	span.SetAttributes(attribute.Int("webhooks.events", len(ids)))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(acceptedJSON(ids))

@@ -285,3 +285,38 @@ func (s *Store) SetStatus(ctx context.Context, companyID, id, status string) err
 	})
 	return err
 }
+
+// CountStates counts every webhook of the registry by state (one pass over
+// the bucket's current values).
+func CountStates(ctx context.Context, kv jetstream.KeyValue) (healthy, unhealthy, disabled int, err error) {
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return 0, 0, 0, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return 0, 0, 0, errors.New("registry: count: watch closed")
+			}
+			if e == nil {
+				return healthy, unhealthy, disabled, nil
+			}
+			var wh webhook.Webhook
+			if json.Unmarshal(e.Value(), &wh) != nil {
+				continue
+			}
+			switch {
+			case !wh.Enabled:
+				disabled++
+			case wh.Status == webhook.StatusUnhealthy:
+				unhealthy++
+			default:
+				healthy++
+			}
+		}
+	}
+}

@@ -14,9 +14,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/telemetry"
 )
 
 // Event is the envelope a Blue service publishes.
@@ -35,6 +39,13 @@ type Client struct {
 	cat *event.Catalogue
 	// Inject, if set, adds headers (trace context) to each published event.
 	inject func(ctx context.Context, h nats.Header)
+	tracer trace.Tracer
+	onPub  func(eventType string)
+}
+
+// WithPublished calls f once per event JetStream acknowledged (metrics).
+func WithPublished(f func(eventType string)) Option {
+	return func(c *Client) { c.onPub = f }
 }
 
 // Option configures a Client.
@@ -44,6 +55,13 @@ type Option func(*Client)
 // trace context of ctx.
 func WithHeaderInjector(f func(ctx context.Context, h nats.Header)) Option {
 	return func(c *Client) { c.inject = f }
+}
+
+// WithTracerProvider traces each publish (a producer span per event) and
+// sends its W3C trace context in the message headers, so the dispatch and
+// the deliveries of the event join the publisher's trace.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *Client) { c.tracer = tp.Tracer("github.com/bluehq/webhooks/pkg/publish") }
 }
 
 // New returns a Client over a NATS connection.
@@ -56,7 +74,7 @@ func New(nc *nats.Conn, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	c := &Client{js: js, cat: cat}
+	c := &Client{js: js, cat: cat, tracer: noop.NewTracerProvider().Tracer("")}
 	for _, o := range opts {
 		o(c)
 	}
@@ -122,6 +140,18 @@ func (c *Client) publishValid(ctx context.Context, events []event.Envelope, extr
 		for k, v := range extra {
 			msg.Header[k] = v
 		}
+		sctx, span := c.tracer.Start(ctx, "publish "+e.Type, trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(
+				attribute.String("messaging.system", "nats"),
+				attribute.String("messaging.destination.name", msg.Subject),
+				attribute.String("webhooks.event.id", e.ID),
+				attribute.String("webhooks.event.type", e.Type),
+				attribute.String("webhooks.company.id", e.CompanyID),
+			))
+		span.End() // the span marks the hand-off; the ack is awaited below for the batch
+		if span.SpanContext().IsValid() {
+			telemetry.Inject(sctx, msg.Header)
+		}
 		if c.inject != nil {
 			c.inject(ctx, msg.Header)
 		}
@@ -138,6 +168,11 @@ func (c *Client) publishValid(ctx context.Context, events []event.Envelope, extr
 			return nil, fmt.Errorf("publish %s: not acknowledged: %w", ids[i], err)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("publish: %w", ctx.Err())
+		}
+	}
+	if c.onPub != nil {
+		for i := range events {
+			c.onPub(events[i].Type)
 		}
 	}
 	return ids, nil
