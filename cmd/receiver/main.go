@@ -47,9 +47,9 @@ func main() {
 			}
 		}
 		id := r.Header.Get("webhook-id")
-		fmt.Printf("%s %s webhook-id=%s attempt=%s event=%s signatures=%s\n  X-Signature: %s\n  %s\n",
+		fmt.Printf("%s %s webhook-id=%s attempt=%s event=%s signatures=%s\n  X-Signature: %s\n  traceparent: %s\n  %s\n",
 			time.Now().Format(time.RFC3339), r.URL.Path, id, r.Header.Get("X-Webhook-Attempt"),
-			r.Header.Get("X-Webhook-Event"), check, r.Header.Get("X-Signature"), body)
+			r.Header.Get("X-Webhook-Event"), check, r.Header.Get("X-Signature"), r.Header.Get("traceparent"), body)
 		if *dir != "" && id != "" {
 			_ = os.WriteFile(filepath.Join(*dir, filepath.Base(id)+".json"), body, 0o644)
 		}
