@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bluehq/webhooks/internal/event"
 )
 
 // Limits on webhook fields.
@@ -100,16 +102,5 @@ func (r Rules) validateURL(raw string) error {
 }
 
 // ValidID reports whether s can be a subject token or key part:
-// [A-Za-z0-9_-]{1,64}.
-func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// [A-Za-z0-9_-]{1,64}. It is the event envelope's id rule.
+func ValidID(s string) bool { return event.ValidID(s) }

@@ -1,6 +1,6 @@
 // Package webhook defines the registry record of a customer's webhook, the
 // rules that validate it, and the matching of events to webhooks. It is the
-// leaf of the domain: it imports no other package of the module but event ids.
+// leaf of the domain: of the module it imports only the event package.
 package webhook
 
 import (
