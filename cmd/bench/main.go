@@ -1,0 +1,338 @@
+// Command bench is the end-to-end benchmark of the webhook pipeline
+// (DESIGN.md, "The benchmark contract").
+//
+// It runs the real pipeline: by default its own stack in this process
+// (app.Run with every role, an embedded nats-server under a temporary
+// DATA_DIR that is removed at exit); with NATS_URL (and optionally
+// REDIS_URL) in the environment, that stack uses them instead; with
+// -external it starts no role at all and only talks to the -api and -ingest
+// URLs of a stack that runs elsewhere. It registers webhooks through the
+// management API, pointing at a receiver in this process on 127.0.0.1 that
+// verifies every delivery with pkg/verify (Verify and VerifyXSignature),
+// publishes events with pkg/publish straight to NATS (or, with -external,
+// through POST /v1/events), waits until every expected delivery arrived or
+// -wait passed after publishing ended, and prints one JSON line, last, on
+// stdout:
+//
+//	{"scenario":..., "events":N, "expected":N, "delivered":N, "lost":N,
+//	 "duplicates":N, "bad_signatures":N, "deliveries_per_sec":X,
+//	 "p50_ms":X, "p99_ms":X, "max_ms":X, ...more fields}
+//
+// Latency is the receipt time of a delivery minus the time just before the
+// publish call of its event; deliveries_per_sec is delivered / (last receipt
+// - first publish). A progress line goes to stderr every second.
+//
+// Scenarios (-scenario):
+//
+//	fanout     each event to -webhooks K webhooks (default 10), published as
+//	           fast as accepted for -duration, with at most -max-pending
+//	           deliveries outstanding (default 5000; 0 = no limit, which
+//	           builds a backlog that may outlast -wait)
+//	endpoints  -webhooks N webhooks (default 1000), each subscribed to its own
+//	           project and served on a port of its own (a host of its own to
+//	           the deliverer); -per-webhook events each (default 10),
+//	           published as fast as accepted within -max-pending
+//	faulty     like rate with -webhooks (default 20) of which -faulty-share
+//	           (default 0.1) hang until the delivery timeout (-timeout) or
+//	           answer 500, alternately; latency is the healthy endpoints' only
+//	rate       a fixed -rate deliveries/s (default 2000) for -duration:
+//	           -rate/K events/s paced by a ticker; latency at load
+//	ceiling    no pipeline: -concurrency HTTP clients (default 64) POST the
+//	           same kind of signed bodies straight to the same receiver for
+//	           -duration: this machine's HTTP limit in the same run
+//
+// When no delivery arrives for 5s while some are outstanding, a line on
+// stderr tells where the work sits in JetStream (the dispatcher's consumer,
+// the shard consumers, and which shards have messages pending but no pull
+// request). -pprof serves net/http/pprof for the bench and the stack in
+// this process.
+//
+// Examples:
+//
+//	go run ./cmd/bench -scenario fanout -duration 10s -webhooks 10
+//	go run ./cmd/bench -scenario rate -rate 2000 -duration 10s
+//	go run ./cmd/bench -scenario faulty -rate 1000 -faulty-share 0.1 -timeout 2s
+//	go run ./cmd/bench -scenario endpoints -webhooks 1000 -per-webhook 10
+//	go run ./cmd/bench -scenario ceiling -concurrency 64 -duration 10s
+//	NATS_URL=nats://127.0.0.1:4222 REDIS_URL=redis://127.0.0.1:6379 go run ./cmd/bench -scenario fanout
+//	go run ./cmd/bench -external -api http://127.0.0.1:8080 -ingest http://127.0.0.1:8081 \
+//	    -token $TOKEN -ingest-token $INGEST -company $COMPANY -scenario rate
+//
+// With -external the deliverers must be allowed to call 127.0.0.1
+// (DELIVERY_ALLOWED_CIDRS=127.0.0.0/8) and run on this machine; -company is
+// the company -token is bound to. Each run scopes its webhooks to projects
+// of its own, so webhooks left in that company do not change the expected
+// set; the webhooks a run creates are deleted at its end.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	_ "net/http/pprof" // -pprof
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	scenario    string
+	duration    time.Duration
+	webhooks    int
+	rate        float64
+	faultyShare float64
+	timeout     time.Duration
+	wait        time.Duration
+	linger      time.Duration
+	concurrency int
+	perWebhook  int
+	publishers  int
+	batch       int
+	maxPending  int
+	warmup      bool
+	logLevel    string
+	pprofAddr   string
+
+	external    bool
+	apiURL      string
+	ingestURL   string
+	token       string
+	ingestToken string
+	company     string
+}
+
+// result is the JSON line printed last. The first eleven fields are the
+// contract; the rest are extras.
+type result struct {
+	Scenario         string  `json:"scenario"`
+	Events           int64   `json:"events"`
+	Expected         int64   `json:"expected"`
+	Delivered        int64   `json:"delivered"`
+	Lost             int64   `json:"lost"`
+	Duplicates       int64   `json:"duplicates"`
+	BadSignatures    int64   `json:"bad_signatures"`
+	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
+	P50ms            float64 `json:"p50_ms"`
+	P99ms            float64 `json:"p99_ms"`
+	MaxMs            float64 `json:"max_ms"`
+
+	P90ms          float64 `json:"p90_ms"`
+	MeanMs         float64 `json:"mean_ms"`
+	PublishRate    float64 `json:"publish_rate"` // events/s while publishing
+	TargetRate     float64 `json:"target_rate,omitempty"`
+	PublishErrors  int64   `json:"publish_errors"`
+	Unexpected     int64   `json:"unexpected"`
+	Webhooks       int     `json:"webhooks"`
+	FaultyWebhooks int     `json:"faulty_webhooks,omitempty"`
+	FaultyAttempts int64   `json:"faulty_attempts,omitempty"`
+	Mode           string  `json:"mode"`
+	ElapsedS       float64 `json:"elapsed_s"`
+	PeakRSSMB      float64 `json:"peak_rss_mb"`
+	Cores          int     `json:"cores"`
+}
+
+var scenarios = []string{"fanout", "endpoints", "faulty", "rate", "ceiling"}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if o.pprofAddr != "" {
+		// The default mux carries net/http/pprof's handlers.
+		srv := &http.Server{Addr: o.pprofAddr, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+				fmt.Fprintln(stderr, "bench: -pprof:", err)
+			}
+		}()
+		defer srv.Close()
+	}
+
+	res, err := runScenario(ctx, o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	line, err := json.Marshal(res)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s\n", line)
+	if res.Lost > 0 || res.BadSignatures > 0 {
+		return 3
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.scenario, "scenario", "fanout", "what to measure: "+strings.Join(scenarios, ", "))
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to publish (fanout, rate, faulty) or POST (ceiling)")
+	fs.IntVar(&o.webhooks, "webhooks", 0, "webhooks: the fan-out K of fanout, rate and faulty (default 10; 20 for faulty), the endpoint count of endpoints (default 1000), the receiver endpoints of ceiling (default 10)")
+	fs.Float64Var(&o.rate, "rate", 2000, "deliveries per second to publish (rate, faulty); events/s = rate / webhooks")
+	fs.Float64Var(&o.faultyShare, "faulty-share", 0.1, "faulty: share of endpoints that hang until the delivery timeout or answer 500 (alternately)")
+	fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "delivery timeout (DELIVERY_TIMEOUT of the stack in this process; the client timeout of ceiling)")
+	fs.DurationVar(&o.wait, "wait", 60*time.Second, "after publishing ends, wait at most this long for the expected deliveries")
+	fs.DurationVar(&o.linger, "linger", time.Second, "after the last expected delivery, keep listening this long to count duplicates")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "ceiling: concurrent HTTP clients")
+	fs.IntVar(&o.perWebhook, "per-webhook", 10, "endpoints: events per webhook")
+	fs.IntVar(&o.publishers, "publishers", 4, "goroutines publishing concurrently, each a batch at a time")
+	fs.IntVar(&o.batch, "batch", 100, "most events per publish call (PublishJSON with an array; 1 to 1000)")
+	fs.IntVar(&o.maxPending, "max-pending", 5000, "fanout, endpoints: pause publishing while more deliveries than this are outstanding (0: no limit, publish purely as fast as accepted)")
+	fs.BoolVar(&o.warmup, "warmup", true, "before measuring, send one event through every webhook and wait for it (not counted)")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "LOG_LEVEL of the stack in this process (its logs go to stderr)")
+	fs.StringVar(&o.pprofAddr, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running: profiles of the bench and the stack in this process")
+	fs.BoolVar(&o.external, "external", false, "start no role in this process: use the stack at -api and -ingest (or NATS_URL, when -ingest is empty)")
+	fs.StringVar(&o.apiURL, "api", "", "-external: management API base URL, e.g. http://127.0.0.1:8080")
+	fs.StringVar(&o.ingestURL, "ingest", "", "-external: publisher (ingest) base URL, e.g. http://127.0.0.1:8081; empty: publish with pkg/publish to $NATS_URL")
+	fs.StringVar(&o.token, "token", os.Getenv("BENCH_API_TOKEN"), "-external: management API token (default $BENCH_API_TOKEN)")
+	fs.StringVar(&o.ingestToken, "ingest-token", os.Getenv("BENCH_INGEST_TOKEN"), "-external: ingest token (default $BENCH_INGEST_TOKEN)")
+	fs.StringVar(&o.company, "company", os.Getenv("BENCH_COMPANY"), "-external: the company -token is bound to (default $BENCH_COMPANY)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: bench [flags]
+
+Runs the webhook pipeline end to end (its own stack in this process unless
+-external; NATS_URL / REDIS_URL in the environment are used when set),
+verifies every delivery's signatures, and prints one JSON line last on stdout:
+{"scenario","events","expected","delivered","lost","duplicates",
+ "bad_signatures","deliveries_per_sec","p50_ms","p99_ms","max_ms", ...}
+A progress line goes to stderr every second. Exit status 3 when deliveries
+were lost or a signature was bad.
+
+Scenarios: fanout (each event to K webhooks, as fast as accepted),
+endpoints (many webhooks, each its own project, few events each),
+faulty (a share of endpoints hang or answer 500; healthy latency only),
+rate (fixed deliveries/s, latency at load), ceiling (no pipeline: signed
+POSTs straight to the receiver, this machine's HTTP limit).
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if !slices.Contains(scenarios, o.scenario) {
+		return o, fmt.Errorf("-scenario %q: want one of %s", o.scenario, strings.Join(scenarios, ", "))
+	}
+	if o.webhooks == 0 {
+		switch o.scenario {
+		case "endpoints":
+			o.webhooks = 1000
+		case "faulty":
+			o.webhooks = 20
+		default:
+			o.webhooks = 10
+		}
+	}
+	switch {
+	case o.webhooks < 1:
+		return o, fmt.Errorf("-webhooks must be at least 1")
+	case o.duration <= 0:
+		return o, fmt.Errorf("-duration must be positive")
+	case o.rate <= 0:
+		return o, fmt.Errorf("-rate must be positive")
+	case o.faultyShare < 0 || o.faultyShare >= 1:
+		return o, fmt.Errorf("-faulty-share must be in [0, 1)")
+	case o.timeout < 100*time.Millisecond || o.timeout > time.Minute:
+		return o, fmt.Errorf("-timeout must be between 100ms and 1m")
+	case o.concurrency < 1:
+		return o, fmt.Errorf("-concurrency must be at least 1")
+	case o.perWebhook < 1:
+		return o, fmt.Errorf("-per-webhook must be at least 1")
+	case o.publishers < 1:
+		return o, fmt.Errorf("-publishers must be at least 1")
+	case o.batch < 1 || o.batch > 1000:
+		return o, fmt.Errorf("-batch must be between 1 and 1000")
+	case o.maxPending < 0:
+		return o, fmt.Errorf("-max-pending must not be negative")
+	}
+	if o.external {
+		if o.scenario == "ceiling" {
+			return o, fmt.Errorf("-external does not apply to ceiling (it has no pipeline)")
+		}
+		if o.apiURL == "" || o.token == "" || o.company == "" {
+			return o, fmt.Errorf("-external needs -api, -token and -company")
+		}
+		if o.ingestURL == "" && os.Getenv("NATS_URL") == "" {
+			return o, fmt.Errorf("-external needs -ingest, or NATS_URL to publish to")
+		}
+	}
+	return o, nil
+}
+
+// latencyStats turns latencies into the result's milliseconds (nearest
+// rank percentiles).
+func latencyStats(res *result, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(lat)))) - 1
+		return ms(lat[min(max(i, 0), len(lat)-1)])
+	}
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	res.P50ms, res.P90ms, res.P99ms = pct(0.50), pct(0.90), pct(0.99)
+	res.MaxMs = ms(lat[len(lat)-1])
+	res.MeanMs = ms(sum / time.Duration(len(lat)))
+}
+
+func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 2) }
+
+func round(x float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(x*p) / p
+}
+
+// peakRSSMB is VmHWM of this process (the stack included when it runs
+// here), in MiB; 0 where /proc is not available.
+func peakRSSMB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
+					return round(kb/1024, 1)
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func cores() int { return runtime.GOMAXPROCS(0) }
