@@ -61,7 +61,11 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			embedded.Shutdown()
 		}
 	}()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192),
+		jetstream.WithPublishAsyncTimeout(10*time.Second),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			log.Warn("async publish failed", "subject", m.Subject, "err", err)
+		}))
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
@@ -296,18 +300,29 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	case runErr = <-errc:
 		log.Error("stopping after error", "err", runErr)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, srv := range servers {
-		_ = srv.Shutdown(shutdownCtx)
+	// An orderly stop, bounded: work not finished by then is unacked and
+	// JetStream redelivers it, so giving up loses nothing.
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			_ = srv.Shutdown(shutdownCtx)
+		}
+		stopDispatch()
+		dispatchDone.Wait()
+		stopDeliver()
+		deliverDone.Wait()
+		stopWorkers()
+		workers.Wait()
+	}()
+	select {
+	case <-stopped:
+		log.Info("stopped")
+	case <-time.After(cfg.DeliveryTimeout + 5*time.Second):
+		log.Warn("stop took too long; leaving the rest to redelivery")
 	}
-	stopDispatch()
-	dispatchDone.Wait()
-	stopDeliver()
-	deliverDone.Wait()
-	stopWorkers()
-	workers.Wait()
-	log.Info("stopped")
 	return runErr
 }
 
@@ -330,6 +345,7 @@ func connectNATS(cfg Config, log *slog.Logger) (*nats.Conn, *stream.Embedded, er
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
+		nats.DrainTimeout(5*time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats disconnected", "err", err)

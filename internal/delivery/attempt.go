@@ -120,15 +120,17 @@ func traceIDString(id trace.TraceID) string {
 	return id.String()
 }
 
-// record writes one attempt to the durable log (ATTEMPTS, waited for) and
-// the recent index of its webhook.
+// record writes one attempt to the durable log (ATTEMPTS) and the recent
+// index of its webhook. The log write is asynchronous: the job's fate never
+// waits on its log line, and a failed write is reported by the JetStream
+// context's async error handler.
 func (d *Deliverer) record(ctx context.Context, r attempt.Record) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	msg := &nats.Msg{Subject: stream.AttemptSubject(r.CompanyID, r.WebhookID, r.DeliveryID), Data: data}
-	if _, err := d.JS.PublishMsg(ctx, msg); err != nil {
+	if _, err := d.JS.PublishMsgAsync(msg); err != nil {
 		return err
 	}
 	return d.State.AddAttempt(ctx, r.WebhookID, data, d.cfg.AttemptIndexSize)

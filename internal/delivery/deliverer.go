@@ -59,6 +59,7 @@ type Config struct {
 	Timeout     time.Duration // per request
 	Policy      retry.Policy
 	MaxInFlight int // attempts in flight in this process
+	PullBatch   int // messages buffered per shard consumer
 	UserAgent   string
 
 	EndpointConcurrency int     // attempts in flight per endpoint, all replicas
@@ -106,6 +107,7 @@ type Deliverer struct {
 	inflight sync.WaitGroup
 	// hardStop is cancelled when StopTimeout has passed after shutdown.
 	hardStop context.Context
+	stopping chan struct{} // closed when Run begins to stop
 }
 
 // New returns a Deliverer. Errors name the Config field at fault.
@@ -120,6 +122,9 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 	}
 	if cfg.MaxInFlight < 1 {
 		cfg.MaxInFlight = 1024
+	}
+	if cfg.PullBatch < 1 {
+		cfg.PullBatch = 256
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "Blue-Webhooks/1.0"
@@ -154,31 +159,48 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 	return &Deliverer{Deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight)}, nil
 }
 
-// Run consumes every shard until ctx ends. Then it stops pulling, lets the
-// attempts in flight finish within StopTimeout, and hands back the rest.
+// Run consumes every shard until ctx ends. Then it drains the consumers
+// (jobs already pulled are handed back at once with a Nak rather than left
+// to AckWait), lets the attempts in flight finish within StopTimeout, and
+// hands back the rest.
+//
+// The consume callback never blocks: a blocked callback stalls the pull
+// loop of its shard until the pull request expires (seen as 30 s stalls at
+// saturation). What bounds the work in flight is the consumers'
+// MaxAckPending; MaxInFlight bounds the HTTP attempts of this process.
 func (d *Deliverer) Run(ctx context.Context) error {
 	hardStop, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
 	d.hardStop = hardStop
+	d.stopping = make(chan struct{})
 	var consumers []jetstream.ConsumeContext
 	stopAll := func() {
+		close(d.stopping)
 		for _, cc := range consumers {
-			cc.Stop()
+			cc.Drain()
+		}
+		// Draining needs the server; without it, give up after a while.
+		deadline := time.After(5 * time.Second)
+		for _, cc := range consumers {
+			select {
+			case <-cc.Closed():
+			case <-deadline:
+				cc.Stop()
+			}
 		}
 	}
-	perShard := max(16, 2*d.cfg.MaxInFlight/d.cfg.Shards)
 	for shard := range d.cfg.Shards {
 		cons, err := d.JS.Consumer(ctx, stream.Deliveries, stream.ShardConsumer(shard))
+		if err == nil {
+			var cc jetstream.ConsumeContext
+			if cc, err = cons.Consume(d.onMsg, jetstream.PullMaxMessages(d.cfg.PullBatch)); err == nil {
+				consumers = append(consumers, cc)
+			}
+		}
 		if err != nil {
 			stopAll()
-			return fmt.Errorf("delivery: consumer %d: %w", shard, err)
+			return fmt.Errorf("delivery: shard %d: %w", shard, err)
 		}
-		cc, err := cons.Consume(d.onMsg, jetstream.PullMaxMessages(perShard))
-		if err != nil {
-			stopAll()
-			return fmt.Errorf("delivery: consume %d: %w", shard, err)
-		}
-		consumers = append(consumers, cc)
 	}
 	<-ctx.Done()
 	stopAll()
@@ -194,10 +216,22 @@ func (d *Deliverer) Run(ctx context.Context) error {
 }
 
 func (d *Deliverer) onMsg(m jetstream.Msg) {
-	d.sem <- struct{}{}
+	select {
+	case <-d.stopping:
+		_ = m.Nak() // draining: another deliverer takes it now
+		return
+	default:
+	}
 	d.inflight.Add(1)
 	go func() {
-		defer func() { <-d.sem; d.inflight.Done() }()
+		defer d.inflight.Done()
+		select {
+		case d.sem <- struct{}{}:
+		case <-d.stopping:
+			_ = m.Nak()
+			return
+		}
+		defer func() { <-d.sem }()
 		d.handle(d.hardStop, m)
 	}()
 }
@@ -209,7 +243,7 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	log := d.log.With("delivery_id", j.DeliveryID, "webhook_id", j.WebhookID, "event_id", j.EventID, "event_type", j.EventType, "attempt", j.Attempt)
+	log := &jobLog{base: d.log, attrs: []any{"delivery_id", j.DeliveryID, "webhook_id", j.WebhookID, "event_id", j.EventID, "event_type", j.EventType, "attempt", j.Attempt}}
 	entry, err := d.Resolver.Webhook(ctx, j.CompanyID, j.WebhookID)
 	if errors.Is(err, webhook.ErrNotFound) {
 		log.Info("delivery dropped: webhook deleted")
@@ -315,7 +349,7 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 
 // admit asks the endpoint's circuit breaker. When the circuit is open the
 // job is rescheduled for when it may close, without counting an attempt.
-func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *slog.Logger) bool {
+func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *jobLog) bool {
 	adm, err := d.State.Admit(ctx, j.WebhookID, time.Now())
 	if err != nil {
 		log.Warn("delivery: breaker state unavailable; attempting anyway", "err", err)
@@ -334,7 +368,7 @@ func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *
 // acquire takes a rate token and an in-flight slot of the endpoint. A job
 // that must wait is handed back with a short delay, or rescheduled when the
 // wait is long; it is never held.
-func (d *Deliverer) acquire(ctx context.Context, m jetstream.Msg, webhookID string, log *slog.Logger) (*state.Lease, bool) {
+func (d *Deliverer) acquire(ctx context.Context, m jetstream.Msg, webhookID string, log *jobLog) (*state.Lease, bool) {
 	now := time.Now()
 	if d.cfg.EndpointRate > 0 {
 		wait, err := d.State.Allow(ctx, webhookID, d.cfg.EndpointRate, d.cfg.EndpointBurst, now)
@@ -360,7 +394,7 @@ func (d *Deliverer) acquire(ctx context.Context, m jetstream.Msg, webhookID stri
 // backOff returns a job that may not run yet: a short wait is a Nak with
 // delay (the message stays in the stream, this worker moves on); a long one
 // is a message schedule, so the consumer's ack-pending is not held.
-func (d *Deliverer) backOff(ctx context.Context, m jetstream.Msg, wait time.Duration, log *slog.Logger) {
+func (d *Deliverer) backOff(ctx context.Context, m jetstream.Msg, wait time.Duration, log *jobLog) {
 	if wait < 2*time.Second {
 		_ = m.NakWithDelay(wait)
 		return
@@ -376,7 +410,7 @@ func (d *Deliverer) backOff(ctx context.Context, m jetstream.Msg, wait time.Dura
 // health updates the endpoint's shared counters after an attempt and writes
 // status transitions to the registry. It returns true when the endpoint has
 // now been failing for DisableAfter and was disabled.
-func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, ok bool, log *slog.Logger) bool {
+func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, ok bool, log *jobLog) bool {
 	now := time.Now()
 	if ok {
 		if _, err := d.State.Success(ctx, j.WebhookID, now); err != nil {
@@ -408,7 +442,7 @@ func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, o
 
 // disable turns the webhook off and, if this call did it, announces it with
 // a WEBHOOK_DISABLED event through the normal pipeline.
-func (d *Deliverer) disable(ctx context.Context, j *job.Job, reason string, log *slog.Logger) error {
+func (d *Deliverer) disable(ctx context.Context, j *job.Job, reason string, log *jobLog) error {
 	before, after, changed, err := d.Registry.Disable(ctx, j.CompanyID, j.WebhookID, reason)
 	if err != nil {
 		log.Error("delivery: disabling webhook failed", "err", err)
@@ -428,14 +462,14 @@ func (d *Deliverer) disable(ctx context.Context, j *job.Job, reason string, log 
 }
 
 // park copies the job of a disabled webhook to DEAD, where enable can find it.
-func (d *Deliverer) park(ctx context.Context, m jetstream.Msg, j *job.Job, log *slog.Logger, reason string) {
+func (d *Deliverer) park(ctx context.Context, m jetstream.Msg, j *job.Job, log *jobLog, reason string) {
 	log.Info("webhook disabled: delivery parked", "reason", reason)
 	d.cfg.Metrics.Outcome(attempt.Parked)
 	d.finish(m, log, d.deadLetter(ctx, j, reason), "park")
 }
 
 // finish acks the job once its next step is durable, or hands it back.
-func (d *Deliverer) finish(m jetstream.Msg, log *slog.Logger, stepErr error, step string) {
+func (d *Deliverer) finish(m jetstream.Msg, log *jobLog, stepErr error, step string) {
 	if stepErr != nil {
 		log.Error("delivery: "+step+" failed; job handed back", "err", stepErr)
 		_ = m.NakWithDelay(time.Second)

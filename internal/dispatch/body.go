@@ -3,19 +3,21 @@ package dispatch
 import (
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
 
-// Body is what a customer endpoint receives: the seed's payload (event,
-// webhook, currentValue) plus the ids of the event's company, project and
-// actor, and the previous value. The secret is always "".
+// Body documents what a customer endpoint receives: the seed's payload
+// (event, webhook, currentValue) plus the ids of the event's company,
+// project and actor, and the previous value. The secret is always "".
+// Render writes this shape without reflection.
 type Body struct {
 	Event         string          `json:"event"`
 	EventID       string          `json:"eventId"`
 	OccurredAt    time.Time       `json:"occurredAt"`
-	Webhook       BodyWebhook     `json:"webhook"`
+	Webhook       webhook.Payload `json:"webhook"`
 	Company       IDRef           `json:"company"`
 	Project       *IDRef          `json:"project"`
 	User          *IDRef          `json:"user"`
@@ -23,69 +25,74 @@ type Body struct {
 	PreviousValue json.RawMessage `json:"previousValue"`
 }
 
-// BodyWebhook is the webhook as Blue's payload shows it.
-type BodyWebhook struct {
-	ID          string       `json:"id"`
-	UID         string       `json:"uid"`
-	Name        string       `json:"name"`
-	URL         string       `json:"url"`
-	Secret      string       `json:"secret"`
-	Status      string       `json:"status"`
-	Enabled     bool         `json:"enabled"`
-	Metadata    BodyMetadata `json:"metadata"`
-	CreatedByID string       `json:"createdById"`
-	CreatedAt   time.Time    `json:"createdAt"`
-	UpdatedAt   time.Time    `json:"updatedAt"`
-}
-
-// BodyMetadata is the webhook's scope.
-type BodyMetadata struct {
-	Events     []string `json:"events"`
-	ProjectIDs []string `json:"projectIds"`
-}
-
 // IDRef is {"id": ...}.
 type IDRef struct {
 	ID string `json:"id"`
 }
 
-var nullJSON = json.RawMessage("null")
-
 // Render returns the delivery body of e for w. It is rendered once per
 // webhook and sent byte-identical on every attempt.
 func Render(e *event.Envelope, w *webhook.Webhook) ([]byte, error) {
-	b := Body{
-		Event:      e.Type,
-		EventID:    e.ID,
-		OccurredAt: e.OccurredAt,
-		Webhook: BodyWebhook{
-			ID: w.ID, UID: w.UID, Name: w.Name, URL: w.URL,
-			Status: w.Status, Enabled: w.Enabled,
-			Metadata:    BodyMetadata{Events: orEmpty(w.Events), ProjectIDs: orEmpty(w.ProjectIDs)},
-			CreatedByID: w.CreatedByID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
-		},
-		Company:       IDRef{ID: e.CompanyID},
-		CurrentValue:  e.CurrentValue,
-		PreviousValue: e.PreviousValue,
+	wj, err := w.PayloadJSON()
+	if err != nil {
+		return nil, err
 	}
-	if e.ProjectID != "" {
-		b.Project = &IDRef{ID: e.ProjectID}
-	}
-	if e.ActorID != "" {
-		b.User = &IDRef{ID: e.ActorID}
-	}
-	if len(b.CurrentValue) == 0 {
-		b.CurrentValue = nullJSON
-	}
-	if len(b.PreviousValue) == 0 {
-		b.PreviousValue = nullJSON
-	}
-	return json.Marshal(&b)
+	return renderWith(e, wj), nil
 }
 
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
+// renderWith writes the body around the webhook's pre-rendered payload. The
+// event's values are spliced in as they arrived (valid JSON, checked at
+// publish); strings are escaped as encoding/json would.
+func renderWith(e *event.Envelope, webhookJSON []byte) []byte {
+	b := make([]byte, 0, 160+len(webhookJSON)+len(e.CurrentValue)+len(e.PreviousValue)+2*len(e.ID))
+	b = append(b, `{"event":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"eventId":`...)
+	b = appendString(b, e.ID)
+	b = append(b, `,"occurredAt":"`...)
+	b = e.OccurredAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","webhook":`...)
+	b = append(b, webhookJSON...)
+	b = append(b, `,"company":{"id":`...)
+	b = appendString(b, e.CompanyID)
+	b = append(b, `},"project":`...)
+	b = appendRef(b, e.ProjectID)
+	b = append(b, `,"user":`...)
+	b = appendRef(b, e.ActorID)
+	b = append(b, `,"currentValue":`...)
+	b = appendRaw(b, e.CurrentValue)
+	b = append(b, `,"previousValue":`...)
+	b = appendRaw(b, e.PreviousValue)
+	return append(b, '}')
+}
+
+func appendRef(b []byte, id string) []byte {
+	if id == "" {
+		return append(b, "null"...)
 	}
-	return s
+	b = append(b, `{"id":`...)
+	b = appendString(b, id)
+	return append(b, '}')
+}
+
+func appendRaw(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
+}
+
+// appendString appends s as a JSON string. Ids and types are plain ASCII
+// and take the fast path; anything else goes through encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

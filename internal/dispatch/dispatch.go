@@ -93,7 +93,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	go func() {
 		<-ctx.Done()
-		it.Stop()
+		it.Drain() // deliver what is buffered, then close
+		// Draining needs the server; without it, give up after a while.
+		time.AfterFunc(5*time.Second, it.Stop)
 	}()
 	msgs := make(chan jetstream.Msg)
 	var wg sync.WaitGroup
@@ -104,15 +106,23 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		})
 	}
+	defer func() {
+		close(msgs)
+		wg.Wait()
+	}()
 	for {
 		m, err := it.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			return nil
+		}
 		if err != nil {
-			close(msgs)
-			wg.Wait()
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("dispatch: next: %w", err)
+			d.log.Debug("dispatch: pull", "err", err)
+			time.Sleep(50 * time.Millisecond) // a transient pull error (missed heartbeat, reconnect)
+			continue
+		}
+		if ctx.Err() != nil {
+			_ = m.Nak() // stopping: another dispatcher takes it now
+			continue
 		}
 		msgs <- m
 	}
@@ -245,10 +255,14 @@ func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *regis
 	defer span.End()
 	h := make(nats.Header, 10)
 	telemetry.Inject(ctx, h)
-	body, err := Render(e, w.Webhook)
-	if err != nil {
-		return nil, fmt.Errorf("dispatch: render: %w", err)
+	body := w.Payload
+	if body == nil {
+		var err error
+		if body, err = w.PayloadJSON(); err != nil {
+			return nil, fmt.Errorf("dispatch: render: %w", err)
+		}
 	}
+	body = renderWith(e, body)
 	j := job.Job{
 		DeliveryID:  deliveryID,
 		CompanyID:   e.CompanyID,

@@ -38,6 +38,8 @@ type SharedTier interface {
 type Entry struct {
 	*webhook.Webhook
 	Filter Filter // nil: no filter
+	// Payload is the webhook's part of every delivery body, pre-rendered.
+	Payload []byte
 
 	current     *signing.Signer // the current secret only
 	all         *signing.Signer // every secret still in its overlap
@@ -92,6 +94,16 @@ type Cache struct {
 	ready     chan struct{}     // closed when the initial keys are loaded
 
 	syncReq chan chan error
+	filling map[string]*fill // single flight per company
+}
+
+// fill is one company refill in progress; callers that need no newer state
+// wait for it instead of starting their own.
+type fill struct {
+	target uint64
+	done   chan struct{}
+	comp   *Company
+	err    error
 }
 
 // NewCache returns a Cache; call Run to start its watch.
@@ -111,6 +123,7 @@ func NewCache(kv jetstream.KeyValue, cfg CacheConfig) *Cache {
 		advanced:  make(chan struct{}),
 		ready:     make(chan struct{}),
 		syncReq:   make(chan chan error, 64),
+		filling:   make(map[string]*fill),
 	}
 }
 
@@ -248,20 +261,40 @@ func (c *Cache) Company(ctx context.Context, companyID string) (*Company, error)
 	need := c.lastRev[companyID]
 	target := c.applied
 	cached := c.companies[companyID]
-	c.mu.Unlock()
 	if cached != nil && cached.builtAt >= need {
+		c.mu.Unlock()
 		return cached, nil
 	}
-	comp, err := c.fill(ctx, companyID, need, target)
-	if err != nil {
-		return nil, err
+	if f := c.filling[companyID]; f != nil && f.target >= need {
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.comp, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+	f := &fill{target: target, done: make(chan struct{})}
+	c.filling[companyID] = f
+	c.mu.Unlock()
+
+	// The fill outlives a caller that gives up (others may wait on it), but
+	// not a registry that does not answer.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	f.comp, f.err = c.fill(fctx, companyID, need, target)
+	cancel()
 	c.mu.Lock()
-	if cur := c.companies[companyID]; cur == nil || cur.builtAt < comp.builtAt {
-		c.companies[companyID] = comp
+	if f.err == nil {
+		if cur := c.companies[companyID]; cur == nil || cur.builtAt < f.comp.builtAt {
+			c.companies[companyID] = f.comp
+		}
+	}
+	if c.filling[companyID] == f {
+		delete(c.filling, companyID)
 	}
 	c.mu.Unlock()
-	return comp, nil
+	close(f.done)
+	return f.comp, f.err
 }
 
 // Webhook returns one webhook's entry, or webhook.ErrNotFound.
@@ -344,7 +377,11 @@ func newEntry(box *seal.Box, compile FilterCompiler, w *webhook.Webhook, now tim
 	if len(secrets) == 0 {
 		return nil, errors.New("no active secret")
 	}
-	e := &Entry{Webhook: w, current: signing.NewSigner(secrets[:1]), all: signing.NewSigner(secrets)}
+	payload, err := w.PayloadJSON()
+	if err != nil {
+		return nil, err
+	}
+	e := &Entry{Webhook: w, Payload: payload, current: signing.NewSigner(secrets[:1]), all: signing.NewSigner(secrets)}
 	for _, s := range w.Secrets {
 		if s.ExpiresAt != nil && s.ExpiresAt.After(e.overlapTill) {
 			e.overlapTill = *s.ExpiresAt

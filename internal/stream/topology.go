@@ -46,6 +46,9 @@ type Config struct {
 	// AckWait is how long a consumer waits for an ack before redelivering a
 	// message whose worker died. Keep it above the delivery timeout.
 	AckWait time.Duration
+	// ShardMaxAckPending bounds the jobs of one delivery shard in flight
+	// across all deliverers (pulled, not yet acked).
+	ShardMaxAckPending int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -58,6 +61,8 @@ func DefaultConfig() Config {
 		DuplicateWindow: 10 * time.Minute,
 		Replicas:        1,
 		AckWait:         60 * time.Second,
+
+		ShardMaxAckPending: 1024,
 	}
 }
 
@@ -72,6 +77,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("stream: DuplicateWindow must be at least 10m, got %s", c.DuplicateWindow)
 	case c.AckWait < time.Second:
 		return fmt.Errorf("stream: AckWait must be at least 1s, got %s", c.AckWait)
+	case c.ShardMaxAckPending < 1:
+		return fmt.Errorf("stream: ShardMaxAckPending must be at least 1, got %d", c.ShardMaxAckPending)
 	case c.Replicas < 1:
 		return fmt.Errorf("stream: Replicas must be at least 1, got %d", c.Replicas)
 	}
@@ -146,7 +153,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			// Above the HTTP timeout: a slow attempt is not redelivered
 			// while it is still running (the deliverer also signals progress).
 			AckWait:       cfg.AckWait,
-			MaxAckPending: 2048,
+			MaxAckPending: cfg.ShardMaxAckPending,
 			MaxDeliver:    -1,
 		}); err != nil {
 			return fmt.Errorf("stream: ensure consumer shard %d: %w", shard, err)

@@ -1,6 +1,9 @@
 package webhook
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Public is a webhook as customers see it: in API responses and in the
 // platform's own events (WEBHOOK_TEST, WEBHOOK_DISABLED). Secret is set only
@@ -35,4 +38,36 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// Payload is the webhook as the delivery body shows it (Blue's documented
+// payload): the secret is always "".
+type Payload struct {
+	ID          string          `json:"id"`
+	UID         string          `json:"uid"`
+	Name        string          `json:"name"`
+	URL         string          `json:"url"`
+	Secret      string          `json:"secret"`
+	Status      string          `json:"status"`
+	Enabled     bool            `json:"enabled"`
+	Metadata    PayloadMetadata `json:"metadata"`
+	CreatedByID string          `json:"createdById"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
+}
+
+// PayloadMetadata is the webhook's scope in the delivery body.
+type PayloadMetadata struct {
+	Events     []string `json:"events"`
+	ProjectIDs []string `json:"projectIds"`
+}
+
+// PayloadJSON renders w's part of the delivery body, once per webhook
+// version rather than once per delivery.
+func (w *Webhook) PayloadJSON() ([]byte, error) {
+	return json.Marshal(Payload{
+		ID: w.ID, UID: w.UID, Name: w.Name, URL: w.URL, Status: w.Status, Enabled: w.Enabled,
+		Metadata:    PayloadMetadata{Events: nonNil(w.Events), ProjectIDs: nonNil(w.ProjectIDs)},
+		CreatedByID: w.CreatedByID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+	})
 }
