@@ -1,0 +1,62 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv map[string]string) Getenv { return func(k string) string { return kv[k] } }
+
+func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIAddr != "127.0.0.1:8080" || c.PublisherAddr != "127.0.0.1:8081" || c.DeliveryTimeout != 7*time.Second ||
+		len(c.RetrySchedule) != 7 || c.Stream.Shards != 16 || c.MaxEventBytes != 256<<10 || c.RotationOverlap != 24*time.Hour {
+		t.Errorf("defaults = %+v", c)
+	}
+	if c.APITokens[DevAPIToken] != DevCompany {
+		t.Errorf("outside production, the development token is bound to %q", DevCompany)
+	}
+}
+
+func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{name: "production without key", env: map[string]string{"WEBHOOKS_ENV": "production", "WEBHOOKS_API_TOKENS": "t=c", "WEBHOOKS_INGEST_TOKENS": "i"}, want: "WEBHOOKS_SECRET_KEY"},
+		{name: "production without api tokens", env: map[string]string{"WEBHOOKS_ENV": "production", "WEBHOOKS_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "WEBHOOKS_INGEST_TOKENS": "i"}, want: "WEBHOOKS_API_TOKENS"},
+		{name: "production without ingest tokens", env: map[string]string{"WEBHOOKS_ENV": "production", "WEBHOOKS_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "WEBHOOKS_API_TOKENS": "t=c"}, want: "WEBHOOKS_INGEST_TOKENS"},
+		{name: "short key", env: map[string]string{"WEBHOOKS_SECRET_KEY": "c2hvcnQ="}, want: "WEBHOOKS_SECRET_KEY"},
+		{name: "bad token entry", env: map[string]string{"WEBHOOKS_API_TOKENS": "tok=bad company"}, want: "WEBHOOKS_API_TOKENS"},
+		{name: "bad schedule", env: map[string]string{"DELIVERY_RETRY_SCHEDULE": "5s,soon"}, want: "DELIVERY_RETRY_SCHEDULE"},
+		{name: "bad timeout", env: map[string]string{"DELIVERY_TIMEOUT": "forever"}, want: "DELIVERY_TIMEOUT"},
+		{name: "bad cidr", env: map[string]string{"DELIVERY_ALLOWED_CIDRS": "localhost"}, want: "DELIVERY_ALLOWED_CIDRS"},
+		{name: "ack wait below timeout", env: map[string]string{"ACK_WAIT": "5s"}, want: "ACK_WAIT"},
+		{name: "bad traceparent switch", env: map[string]string{"DELIVERY_TRACEPARENT": "maybe"}, want: "DELIVERY_TRACEPARENT"},
+		{name: "shards out of range", env: map[string]string{"DELIVERY_SHARDS": "0"}, want: "DELIVERY_SHARDS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := LoadConfig(env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("LoadConfig error = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigNeverEchoesTokens(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig(env(map[string]string{"WEBHOOKS_API_TOKENS": "supersecret-token=bad company"}))
+	if err == nil || strings.Contains(err.Error(), "supersecret") {
+		t.Fatalf("error %v must not repeat the token", err)
+	}
+}
