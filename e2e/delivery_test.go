@@ -232,6 +232,34 @@ func TestTimeoutDeadThenRedeliver(t *testing.T) {
 		return len(got) >= 4 && got[len(got)-1].header.Get("webhook-id") == id
 	}, "redeliver delivers it")
 	checkDelivery(t, h, arrivals(rc, "/slow")[3])
+
+	// recover: every dead letter of the webhook since a time, requeued. A
+	// second delivery dies while the endpoint hangs again.
+	healthy.Store(false)
+	s.c.publish(t, oneEvent(t, s.company))
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(arrivals(rc, "/slow")) >= 7 }, "three more attempts")
+	second := arrivals(rc, "/slow")[4].header.Get("webhook-id")
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		return s.c.getJSON(t, "/v1/deliveries/"+second, &d) == http.StatusOK && len(d.Attempts) == 3 && d.Attempts[2].Outcome == "dead"
+	}, "the second delivery is dead")
+	healthy.Store(true)
+	code, body = s.c.do(t, http.MethodPost, s.c.apiURL+"/v1/webhooks/"+h.ID+"/recover", s.token, map[string]any{"since": time.Now().Add(-time.Hour)})
+	var rec struct {
+		Requeued        int    `json:"requeued"`
+		AlreadyRequeued int    `json:"alreadyRequeued"`
+		NextCursor      string `json:"nextCursor"`
+	}
+	_ = json.Unmarshal(body, &rec)
+	if code != http.StatusAccepted || rec.Requeued != 1 || rec.AlreadyRequeued != 1 || rec.NextCursor != "" {
+		t.Fatalf("recover: %d %s, want 202 with 1 requeued (the new dead letter), 1 already requeued (by redeliver), no cursor", code, body)
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool { return len(arrivals(rc, "/slow")) >= 8 }, "recover delivers the dead letter")
+	if got := arrivals(rc, "/slow")[7].header.Get("webhook-id"); got != second {
+		t.Errorf("recovered delivery webhook-id %s, want %s", got, second)
+	}
+	if code, _ := s.c.do(t, http.MethodPost, s.c.apiURL+"/v1/webhooks/"+h.ID+"/recover", s.token, map[string]any{"since": time.Now().Add(time.Hour)}); code != http.StatusBadRequest {
+		t.Errorf("recover since the future: %d, want 400", code)
+	}
 	// Another company's token cannot redeliver it.
 	if code, _ := s.c.do(t, http.MethodPost, s.c.apiURL+"/v1/deliveries/"+id+"/redeliver", "someone-elses-token", nil); code != http.StatusUnauthorized {
 		t.Errorf("redeliver with an unknown token: %d, want 401", code)

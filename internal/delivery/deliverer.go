@@ -108,6 +108,7 @@ type Deliverer struct {
 	// hardStop is cancelled when StopTimeout has passed after shutdown.
 	hardStop context.Context
 	stopping chan struct{} // closed when Run begins to stop
+	local    *local        // this process's view of endpoint health
 }
 
 // New returns a Deliverer. Errors name the Config field at fault.
@@ -156,7 +157,7 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	return &Deliverer{Deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight)}, nil
+	return &Deliverer{Deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight), local: newLocal()}, nil
 }
 
 // Run consumes every shard until ctx ends. Then it drains the consumers
@@ -350,12 +351,19 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 // admit asks the endpoint's circuit breaker. When the circuit is open the
 // job is rescheduled for when it may close, without counting an attempt.
 func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *jobLog) bool {
-	adm, err := d.State.Admit(ctx, j.WebhookID, time.Now())
+	now := time.Now()
+	if d.local.admitted(j.WebhookID, now) {
+		return true
+	}
+	adm, err := d.State.Admit(ctx, j.WebhookID, now)
 	if err != nil {
 		log.Warn("delivery: breaker state unavailable; attempting anyway", "err", err)
 		return true
 	}
 	if adm.Allowed {
+		if !adm.Probe {
+			d.local.admit(j.WebhookID, now)
+		}
 		return true
 	}
 	at := scheduleTime(adm.RetryAt)
@@ -413,8 +421,10 @@ func (d *Deliverer) backOff(ctx context.Context, m jetstream.Msg, wait time.Dura
 func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, ok bool, log *jobLog) bool {
 	now := time.Now()
 	if ok {
-		if _, err := d.State.Success(ctx, j.WebhookID, now); err != nil {
-			log.Warn("delivery: health state unavailable", "err", err)
+		if d.local.needSuccess(j.WebhookID, now) {
+			if _, err := d.State.Success(ctx, j.WebhookID, now); err != nil {
+				log.Warn("delivery: health state unavailable", "err", err)
+			}
 		}
 		if e.Status == webhook.StatusUnhealthy {
 			if err := d.Registry.SetStatus(ctx, j.CompanyID, j.WebhookID, webhook.StatusHealthy); err != nil {
@@ -423,6 +433,7 @@ func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, o
 		}
 		return false
 	}
+	d.local.failed(j.WebhookID, now)
 	h, err := d.State.Failure(ctx, j.WebhookID, now)
 	if err != nil {
 		log.Warn("delivery: health state unavailable", "err", err)

@@ -112,13 +112,17 @@ func (in *Inspector) Redeliver(ctx context.Context, companyID, deliveryID string
 	if err != nil {
 		return fmt.Errorf("inspect: dead letter %s: %w", deliveryID, err)
 	}
-	return in.requeue(ctx, raw.Header, raw.Data, raw.Sequence)
+	_, err = in.requeue(ctx, raw.Header, raw.Data, raw.Sequence)
+	return err
 }
 
 // RecoverResult says what Recover did.
 type RecoverResult struct {
-	Requeued   int    `json:"requeued"`
-	NextCursor string `json:"nextCursor,omitempty" doc:"More dead letters remain: call again with this cursor."`
+	Requeued int `json:"requeued"`
+	// AlreadyRequeued counts dead letters requeued before (by redeliver or
+	// an earlier recover within the 10-minute deduplication window).
+	AlreadyRequeued int    `json:"alreadyRequeued"`
+	NextCursor      string `json:"nextCursor,omitempty" doc:"More dead letters remain: call again with this cursor."`
 }
 
 // Recover requeues a webhook's dead letters since a time, at most limit per
@@ -139,10 +143,15 @@ func (in *Inspector) Recover(ctx context.Context, companyID, webhookID string, s
 		if err != nil {
 			return err
 		}
-		if err := in.requeue(ctx, m.Headers(), m.Data(), md.Sequence.Stream); err != nil {
+		dup, err := in.requeue(ctx, m.Headers(), m.Data(), md.Sequence.Stream)
+		if err != nil {
 			return err
 		}
-		res.Requeued++
+		if dup {
+			res.AlreadyRequeued++
+		} else {
+			res.Requeued++
+		}
 		last = md.Sequence.Stream
 		return nil
 	})
@@ -156,11 +165,12 @@ func (in *Inspector) Recover(ctx context.Context, companyID, webhookID string, s
 }
 
 // requeue publishes a dead letter back as a first attempt. The message id
-// is tied to the dead letter's sequence, so requeueing it twice is one job.
-func (in *Inspector) requeue(ctx context.Context, h map[string][]string, data []byte, deadSeq uint64) error {
+// is tied to the dead letter's sequence, so requeueing it twice is one job;
+// dup reports that it had been requeued already.
+func (in *Inspector) requeue(ctx context.Context, h map[string][]string, data []byte, deadSeq uint64) (dup bool, err error) {
 	j, err := job.FromMsg(h, data)
 	if err != nil {
-		return err
+		return false, err
 	}
 	j.Attempt = 1
 	j.FirstFailAt = time.Time{}
@@ -172,7 +182,10 @@ func (in *Inspector) requeue(ctx context.Context, h map[string][]string, data []
 		hdr[k] = v
 	}
 	j.Header = hdr
-	_, err = in.js.PublishMsg(ctx, j.Msg(stream.DeliverySubject(j.WebhookID, in.shards)),
+	ack, err := in.js.PublishMsg(ctx, j.Msg(stream.DeliverySubject(j.WebhookID, in.shards)),
 		jetstream.WithMsgID("requeue."+j.DeliveryID+"."+strconv.FormatUint(deadSeq, 10)))
-	return err
+	if err != nil {
+		return false, err
+	}
+	return ack.Duplicate, nil
 }
