@@ -39,6 +39,7 @@ type Config struct {
 	APIAddr       string
 	PublisherAddr string
 	OpsAddr       string // health and metrics of dispatcher / deliverer
+	PprofAddr     string // net/http/pprof, off unless set
 
 	Production   bool
 	APITokens    api.Tokens
@@ -83,6 +84,7 @@ func LoadConfig(getenv Getenv) (Config, error) {
 		APIAddr:       or(getenv("API_ADDR"), "127.0.0.1:8080"),
 		PublisherAddr: or(getenv("PUBLISHER_ADDR"), "127.0.0.1:8081"),
 		OpsAddr:       or(getenv("OPS_ADDR"), "127.0.0.1:0"),
+		PprofAddr:     getenv("PPROF_ADDR"),
 		Production:    strings.EqualFold(getenv("WEBHOOKS_ENV"), "production"),
 		Stream:        stream.DefaultConfig(),
 	}
@@ -167,6 +169,9 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	}
 	c.Stream.Shards = int(shards)
 	if c.Stream.EventsMaxAge, err = durationVar(getenv, "EVENTS_MAX_AGE", 7*24*time.Hour, time.Minute, 365*24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.Stream.AttemptsMaxAge, err = durationVar(getenv, "ATTEMPTS_MAX_AGE", 7*24*time.Hour, time.Minute, 365*24*time.Hour); err != nil {
 		return c, err
 	}
 	if c.Stream.AckWait, err = durationVar(getenv, "ACK_WAIT", 60*time.Second, time.Second, time.Hour); err != nil {

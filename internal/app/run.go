@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -237,6 +238,15 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			log.Warn("WEBHOOKS_INGEST_TOKENS is empty: anyone who reaches PUBLISHER_ADDR can publish (development only)")
 		}
 		if err := serve(cfg.PublisherAddr, mux); err != nil {
+			return err
+		}
+	}
+	if cfg.PprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		if err := serve(cfg.PprofAddr, mux); err != nil {
 			return err
 		}
 	}

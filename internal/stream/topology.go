@@ -105,10 +105,13 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		MaxAge:     cfg.EventsMaxAge,
 		Duplicates: cfg.DuplicateWindow,
 	}, {
-		Name:              Deliveries,
-		Subjects:          []string{"deliveries.>", "retry.>"},
-		Retention:         jetstream.WorkQueuePolicy,
-		Duplicates:        cfg.DuplicateWindow,
+		Name:      Deliveries,
+		Subjects:  []string{"deliveries.>", "retry.>"},
+		Retention: jetstream.WorkQueuePolicy,
+		// Job ids only guard against a re-dispatch of an event whose
+		// dispatcher died before acking it (redelivered after AckWait), so
+		// the window need not be EVENTS'; every id costs server memory.
+		Duplicates:        max(2*cfg.AckWait, 2*time.Minute),
 		AllowMsgSchedules: true,
 	}, {
 		Name:      Dead,
