@@ -9,6 +9,6 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/...
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ /usr/local/bin/
 USER nonroot
-ENV DATA_DIR=/data
+ENV DATA_DIR=/home/nonroot/data
 ENTRYPOINT []
 CMD ["/usr/local/bin/webhookd"]
