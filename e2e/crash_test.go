@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -76,14 +75,7 @@ func TestCrashesLoseNothing(t *testing.T) {
 	count := func() int {
 		clear(got)
 		for _, r := range rc.snapshot() {
-			var b struct {
-				EventID string `json:"eventId"`
-				Webhook struct {
-					ID string `json:"id"`
-				} `json:"webhook"`
-			}
-			_ = json.Unmarshal(r.body, &b)
-			got[b.EventID+"/"+b.Webhook.ID]++
+			got[r.key()]++
 		}
 		n := 0
 		for k := range want {
@@ -111,13 +103,8 @@ func TestCrashesLoseNothing(t *testing.T) {
 		byID[h.ID] = h
 	}
 	for _, r := range rc.snapshot() {
-		var b struct {
-			Webhook struct {
-				ID string `json:"id"`
-			} `json:"webhook"`
-		}
-		_ = json.Unmarshal(r.body, &b)
-		checkDelivery(t, byID[b.Webhook.ID], r)
+		_, wid := r.ids()
+		checkDelivery(t, byID[wid], r)
 	}
 }
 

@@ -160,11 +160,8 @@ func TestGoneDisablesAndEnableReplays(t *testing.T) {
 	testenv.Eventually(t, 20*time.Second, func() bool {
 		ok := map[string]bool{}
 		for _, r := range arrivals(rc, "/gone")[1:] {
-			var b struct {
-				EventID string `json:"eventId"`
-			}
-			_ = json.Unmarshal(r.body, &b)
-			ok[b.EventID] = true
+			id, _ := r.ids()
+			ok[id] = true
 			checkDelivery(t, h, r)
 		}
 		for _, e := range later {
@@ -430,15 +427,7 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 	inFlightDone := len(arrivals(rc, "/slow"))
 	s.restart("deliverer-1", "deliverer")
 	testenv.Eventually(t, 60*time.Second, func() bool {
-		seen := map[string]bool{}
-		for _, r := range arrivals(rc, "/slow") {
-			var b struct {
-				EventID string `json:"eventId"`
-			}
-			_ = json.Unmarshal(r.body, &b)
-			seen[b.EventID] = true
-		}
-		return len(seen) == len(events)
+		return len(eventIDs(arrivals(rc, "/slow"))) == len(events)
 	}, "every event delivered after the restart")
 	for _, r := range arrivals(rc, "/slow") {
 		checkDelivery(t, h, r)

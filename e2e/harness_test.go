@@ -146,6 +146,24 @@ type received struct {
 	at     time.Time
 }
 
+// ids returns the event and webhook ids a delivery body names.
+func (r received) ids() (eventID, webhookID string) {
+	var b struct {
+		EventID string `json:"eventId"`
+		Webhook struct {
+			ID string `json:"id"`
+		} `json:"webhook"`
+	}
+	_ = json.Unmarshal(r.body, &b)
+	return b.EventID, b.Webhook.ID
+}
+
+// key is "<eventId>/<webhookId>": one (event, webhook) pair.
+func (r received) key() string {
+	e, w := r.ids()
+	return e + "/" + w
+}
+
 // receiver is the customers' endpoint: it records every request and
 // answers with the status its handler picks (200 by default).
 type receiver struct {

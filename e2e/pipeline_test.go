@@ -101,16 +101,7 @@ func checkArrivals(t *testing.T, rc *receiver, s scenario, within time.Duration)
 	for _, h := range s.hooks {
 		byID[h.ID] = h
 	}
-	key := func(r received) string {
-		var b struct {
-			EventID string `json:"eventId"`
-			Webhook struct {
-				ID string `json:"id"`
-			} `json:"webhook"`
-		}
-		_ = json.Unmarshal(r.body, &b)
-		return b.EventID + "/" + b.Webhook.ID
-	}
+	key := received.key
 	testenv.Eventually(t, within, func() bool {
 		got := map[string]bool{}
 		for _, r := range rc.snapshot() {

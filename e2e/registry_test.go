@@ -28,11 +28,8 @@ func startWebhookd(t *testing.T, extra ...string) (client, string, *proc) {
 func eventIDs(rs []received) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range rs {
-		var b struct {
-			EventID string `json:"eventId"`
-		}
-		_ = json.Unmarshal(r.body, &b)
-		out[b.EventID] = true
+		id, _ := r.ids()
+		out[id] = true
 	}
 	return out
 }
@@ -182,19 +179,13 @@ func TestRotationTestAndBackfill(t *testing.T) {
 	testenv.Eventually(t, 20*time.Second, func() bool { return len(arrivals(rc, "/late")) == 2 }, "backfilled deliveries")
 	orig := map[string]string{}
 	for _, a := range arrivals(rc, "/rot")[:2] {
-		var b struct {
-			EventID string `json:"eventId"`
-		}
-		_ = json.Unmarshal(a.body, &b)
-		orig[b.EventID] = a.header.Get("webhook-id")
+		id, _ := a.ids()
+		orig[id] = a.header.Get("webhook-id")
 	}
 	for _, a := range arrivals(rc, "/late") {
-		var b struct {
-			EventID string `json:"eventId"`
-		}
-		_ = json.Unmarshal(a.body, &b)
-		if _, ok := orig[b.EventID]; !ok {
-			t.Errorf("backfill sent event %s, not one from the history", b.EventID)
+		id, _ := a.ids()
+		if _, ok := orig[id]; !ok {
+			t.Errorf("backfill sent event %s, not one from the history", id)
 		}
 		checkDelivery(t, late, a)
 	}
