@@ -434,3 +434,45 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 	}
 	t.Logf("%d attempts were in flight at SIGTERM and finished; %d requests in all for %d events", inFlightDone, len(arrivals(rc, "/slow")), len(events))
 }
+
+// A redirect is a failure (not followed) and Retry-After on 503 sets the
+// next attempt's delay instead of the schedule.
+func TestRedirectFailsAndRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, testenv.RedisURL(), "DELIVERY_RETRY_SCHEDULE=1s,1s,1s")
+	rc := newReceiver(t)
+	var calls atomic.Int32
+	rc.status = func(r *http.Request, _ int) int {
+		switch calls.Add(1) {
+		case 1:
+			return http.StatusFound // a Location is not needed: redirects are never followed
+		case 2:
+			return http.StatusServiceUnavailable
+		default:
+			return http.StatusOK
+		}
+	}
+	rc.headers = func(n int) http.Header {
+		if n == 2 { // the 503
+			return http.Header{"Retry-After": {"3"}}
+		}
+		return nil
+	}
+	s.c.createHook(t, s.token, s.company, map[string]any{"name": "picky", "url": rc.srv.URL + "/picky"})
+	s.c.publish(t, oneEvent(t, s.company))
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(arrivals(rc, "/picky")) >= 3 }, "three attempts")
+	got := arrivals(rc, "/picky")
+	if gap := got[2].at.Sub(got[1].at); gap < 2500*time.Millisecond {
+		t.Errorf("attempt 3 came %s after a 503 with Retry-After: 3; want about 3 s, not the 1 s schedule", gap)
+	}
+	var d struct {
+		Attempts []attemptRec `json:"attempts"`
+	}
+	id := got[0].header.Get("webhook-id")
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		return s.c.getJSON(t, "/v1/deliveries/"+id, &d) == http.StatusOK && len(d.Attempts) == 3
+	}, "three attempts logged")
+	if d.Attempts[0].ErrorClass != "redirect" || d.Attempts[0].StatusCode != 302 || d.Attempts[1].StatusCode != 503 || d.Attempts[2].Outcome != "delivered" {
+		t.Errorf("attempt log %+v: want redirect(302), http_status(503), delivered", d.Attempts)
+	}
+}

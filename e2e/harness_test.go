@@ -170,8 +170,10 @@ type receiver struct {
 	srv *httptest.Server
 	mu  sync.Mutex
 	all []received
-	// status, if set, picks the answer for a request.
-	status func(r *http.Request, n int) int
+	// status, if set, picks the answer for a request; headers, if set, adds
+	// response headers to the n-th request.
+	status  func(r *http.Request, n int) int
+	headers func(n int) http.Header
 }
 
 func newReceiver(t testing.TB) *receiver {
@@ -181,11 +183,16 @@ func newReceiver(t testing.TB) *receiver {
 		rc.mu.Lock()
 		rc.all = append(rc.all, received{path: r.URL.Path, header: r.Header.Clone(), body: body, at: time.Now()})
 		n := len(rc.all)
-		status := rc.status
+		status, headers := rc.status, rc.headers
 		rc.mu.Unlock()
 		code := http.StatusOK
 		if status != nil {
 			code = status(r, n)
+		}
+		if headers != nil {
+			for k, v := range headers(n) {
+				w.Header()[k] = v
+			}
 		}
 		w.WriteHeader(code)
 	}))
