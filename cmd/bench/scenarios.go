@@ -632,7 +632,7 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 				h["User-Agent"] = []string{"Blue-Webhooks/1.0"}
 				h["X-Webhook-Event"] = []string{exampleType}
 				h["X-Webhook-Attempt"] = []string{"1"}
-				t.signer.Sign(h, job.DeliveryID(evID, t.webhookID), now.Unix(), body)
+				t.signer.Sign(h, job.DeliveryID(evID, t.webhookID, now), now.Unix(), body)
 				at := time.Now()
 				tr.recordPublish(evID, pubRec{at: at, target: -1})
 				tr.expected.Add(1)

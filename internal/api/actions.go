@@ -143,7 +143,7 @@ func (s *Server) registerActions() {
 			return nil, s.fail(ctx, err)
 		}
 		out := &testOut{}
-		out.Body.EventID, out.Body.DeliveryID = id, job.DeliveryID(id, w.ID)
+		out.Body.EventID, out.Body.DeliveryID = id, job.DeliveryID(id, w.ID, e.OccurredAt)
 		return out, nil
 	})
 

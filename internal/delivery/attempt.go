@@ -129,7 +129,8 @@ func (d *Deliverer) record(ctx context.Context, r attempt.Record) error {
 	if err != nil {
 		return err
 	}
-	msg := &nats.Msg{Subject: stream.AttemptSubject(r.CompanyID, r.WebhookID, r.DeliveryID), Data: data}
+	msg := &nats.Msg{Subject: stream.AttemptSubject(r.CompanyID, r.WebhookID), Data: data,
+		Header: nats.Header{job.HeaderDeliveryID: []string{r.DeliveryID}}}
 	if _, err := d.JS.PublishMsgAsync(msg); err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func (d *Dispatcher) Backfill(ctx context.Context, w *registry.Entry, since time
 			return nil
 		}
 		key := w.ID + ".backfill." + run
-		f, err := d.publishJob(telemetry.Extract(ctx, m.Headers()), &e, w, job.DeliveryID(e.ID, key), e.ID+"."+key, time.Now())
+		f, err := d.publishJob(telemetry.Extract(ctx, m.Headers()), &e, w, job.DeliveryID(e.ID+"."+key, w.ID, time.Now()), e.ID+"."+key, time.Now())
 		if err != nil {
 			return err
 		}

@@ -187,7 +187,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 		} else if !sel.Selects(w) {
 			continue
 		}
-		f, err := d.publishJob(ctx, e, w, job.DeliveryID(e.ID, w.ID), e.ID+"."+w.ID, published)
+		f, err := d.publishJob(ctx, e, w, job.DeliveryID(e.ID, w.ID, e.OccurredAt), e.ID+"."+w.ID, published)
 		if err != nil {
 			return 0, err
 		}

@@ -59,7 +59,19 @@ func (in *Inspector) Recent(ctx context.Context, companyID, webhookID string, n 
 		}
 		return out, nil
 	}
-	recs, err := in.scan(ctx, stream.AttemptSubject(companyID, webhookID, "*"), time.Now().Add(-24*time.Hour), 10000)
+	// The index is empty (a Redis flush, a restart of an in-process one):
+	// read the last hour of the log instead.
+	var recs []attempt.Record
+	_, _, err = stream.Scan(ctx, in.js, stream.Attempts, stream.AttemptSubject(companyID, webhookID), stream.ScanFrom{Since: time.Now().Add(-time.Hour)}, recentScanLimit, func(m jetstream.Msg) error {
+		var r attempt.Record
+		if json.Unmarshal(m.Data(), &r) == nil {
+			recs = append(recs, r)
+			if len(recs) > 2*n { // keep the newest n, in bounded memory
+				recs = append(recs[:0], recs[len(recs)-n:]...)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -67,32 +79,51 @@ func (in *Inspector) Recent(ctx context.Context, companyID, webhookID string, n 
 	return recs[:min(n, len(recs))], nil
 }
 
+// Bounds on how much of the log a lookup reads.
+const (
+	recentScanLimit   = 100000
+	deliveryScanLimit = 200000
+	// retrySpan covers a delivery's attempts: the default schedule spans
+	// about 33 hours, plus jitter and deferrals.
+	retrySpan = 48 * time.Hour
+)
+
+var errStopScan = errors.New("stop scan")
+
 // Delivery returns every attempt of one delivery, oldest first.
 func (in *Inspector) Delivery(ctx context.Context, companyID, deliveryID string) ([]attempt.Record, error) {
 	if !webhook.ValidID(deliveryID) {
 		return nil, ErrNotFound
 	}
-	recs, err := in.scan(ctx, stream.AttemptSubject(companyID, "*", deliveryID), time.Time{}, 1000)
-	if err != nil {
+	// The id says which webhook's log to read and from when; an id that
+	// does not is looked for company-wide in the last day.
+	at, webhookID, ok := job.ParseDeliveryID(deliveryID)
+	subject, from := stream.AttemptSubject(companyID, "*"), time.Now().Add(-24*time.Hour)
+	if ok && webhookID != "" {
+		subject, from = stream.AttemptSubject(companyID, webhookID), at.Add(-time.Hour)
+	}
+	until := from.Add(retrySpan + time.Hour)
+	var recs []attempt.Record
+	_, _, err := stream.Scan(ctx, in.js, stream.Attempts, subject, stream.ScanFrom{Since: from}, deliveryScanLimit, func(m jetstream.Msg) error {
+		if md, err := m.Metadata(); err == nil && md.Timestamp.After(until) {
+			return errStopScan
+		}
+		if m.Headers().Get(job.HeaderDeliveryID) != deliveryID {
+			return nil
+		}
+		var r attempt.Record
+		if json.Unmarshal(m.Data(), &r) == nil {
+			recs = append(recs, r)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
 		return nil, err
 	}
 	if len(recs) == 0 {
 		return nil, ErrNotFound
 	}
 	return recs, nil
-}
-
-// scan reads attempt records on subject (wildcards allowed) from since.
-func (in *Inspector) scan(ctx context.Context, subject string, since time.Time, limit int) ([]attempt.Record, error) {
-	var out []attempt.Record
-	_, _, err := stream.Scan(ctx, in.js, stream.Attempts, subject, stream.ScanFrom{Since: since}, limit, func(m jetstream.Msg) error {
-		var r attempt.Record
-		if err := json.Unmarshal(m.Data(), &r); err == nil {
-			out = append(out, r)
-		}
-		return nil
-	})
-	return out, err
 }
 
 // Redeliver puts one dead-lettered delivery back on the DELIVERIES stream as

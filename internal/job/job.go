@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -52,11 +53,39 @@ type Job struct {
 	Header nats.Header
 }
 
-// DeliveryID derives the delivery id of an event's first dispatch to a
-// webhook, so that a re-dispatched event yields the same id.
-func DeliveryID(eventID, webhookID string) string {
+// DeliveryID derives the id of a delivery of an event to a webhook:
+// "dlv_", 8 hex digits of at (unix seconds), 16 hex digits of a hash of the
+// event and webhook ids, "_", the webhook id. The same inputs give the same
+// id (a re-dispatched event keeps its webhook-id), and the id tells where
+// its attempts are logged: the webhook's subject, from about at. A webhook
+// id too long to fit is left out (the log is then searched company-wide).
+func DeliveryID(eventID, webhookID string, at time.Time) string {
 	sum := sha256.Sum256([]byte(eventID + "." + webhookID))
-	return "dlv_" + hex.EncodeToString(sum[:16])
+	id := fmt.Sprintf("dlv_%08x%s", uint32(max(at.Unix(), 0)), hex.EncodeToString(sum[:8]))
+	if len(id)+1+len(webhookID) <= 64 {
+		id += "_" + webhookID
+	}
+	return id
+}
+
+// ParseDeliveryID returns the time and webhook id a delivery id made by
+// DeliveryID carries; ok is false for any other id.
+func ParseDeliveryID(id string) (at time.Time, webhookID string, ok bool) {
+	rest, found := strings.CutPrefix(id, "dlv_")
+	if !found || len(rest) < 24 {
+		return time.Time{}, "", false
+	}
+	secs, err := strconv.ParseUint(rest[:8], 16, 32)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	if _, err := hex.DecodeString(rest[8:24]); err != nil {
+		return time.Time{}, "", false
+	}
+	if len(rest) > 25 && rest[24] == '_' {
+		webhookID = rest[25:]
+	}
+	return time.Unix(int64(secs), 0), webhookID, true
 }
 
 // NewDeliveryID returns a fresh random delivery id (backfill, redeliver).
