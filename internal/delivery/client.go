@@ -58,7 +58,6 @@ const (
 	ClassTLS        = "tls"
 	ClassStatus     = "http_status"
 	ClassRedirect   = "redirect"
-	ClassCircuit    = "circuit_open"
 )
 
 // classify names the kind of a transport error.

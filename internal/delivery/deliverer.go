@@ -334,11 +334,8 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		}
 		next := j
 		next.Attempt++
-		next.Header = cloneHeader(j.Header)
+		next.Header = job.CopyHeader(j.Header)
 		linkNext(ctx, next.Header)
-		if next.FirstFailAt.IsZero() {
-			next.FirstFailAt = time.Now()
-		}
 		at := scheduleTime(time.Now().Add(delay))
 		rec.Outcome, rec.NextAttemptAt = attempt.Retry, &at
 		_ = d.record(ctx, rec)
@@ -474,9 +471,13 @@ func (d *Deliverer) disable(ctx context.Context, j *job.Job, reason string, log 
 
 // park copies the job of a disabled webhook to DEAD, where enable can find it.
 func (d *Deliverer) park(ctx context.Context, m jetstream.Msg, j *job.Job, log *jobLog, reason string) {
-	log.Info("webhook disabled: delivery parked", "reason", reason)
-	d.cfg.Metrics.Outcome(attempt.Parked)
-	d.finish(m, log, d.deadLetter(ctx, j, reason), "park")
+	err := d.deadLetter(ctx, j, reason)
+	if err == nil {
+		// Logged once the job is in DEAD: from here, enable?replay finds it.
+		log.Info("webhook disabled: delivery parked", "reason", reason)
+		d.cfg.Metrics.Outcome(attempt.Parked)
+	}
+	d.finish(m, log, err, "park")
 }
 
 // finish acks the job once its next step is durable, or hands it back.
@@ -501,7 +502,7 @@ func scheduleTime(t time.Time) time.Time {
 // the job's own subject. One schedule per delivery id: re-publishing (after
 // a crash) replaces it.
 func (d *Deliverer) schedule(ctx context.Context, target string, j job.Job, at time.Time) error {
-	j.Header = cloneHeader(j.Header)
+	j.Header = job.CopyHeader(j.Header)
 	msg := j.Msg(stream.RetrySubject(j.DeliveryID))
 	_, err := d.JS.PublishMsg(ctx, msg, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(target))
 	return err
@@ -510,7 +511,7 @@ func (d *Deliverer) schedule(ctx context.Context, target string, j job.Job, at t
 // deadLetter copies the job to DEAD; deduplicated per delivery and attempt.
 func (d *Deliverer) deadLetter(ctx context.Context, j *job.Job, reason string) error {
 	jj := *j
-	jj.Header = cloneHeader(j.Header)
+	jj.Header = job.CopyHeader(j.Header)
 	msg := jj.Msg(stream.DeadSubject(j.CompanyID, j.WebhookID, j.DeliveryID))
 	msg.Header.Set(job.HeaderDeadReason, reason)
 	_, err := d.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("dead.%s.%d", j.DeliveryID, j.Attempt)))
@@ -523,19 +524,6 @@ func natsHeader(m jetstream.Msg) nats.Header {
 		h = nats.Header{}
 	}
 	return h
-}
-
-// cloneHeader copies a header without the server's schedule and dedup
-// headers, which must not be carried into a new publish.
-func cloneHeader(h nats.Header) nats.Header {
-	out := make(nats.Header, len(h))
-	for k, v := range h {
-		if len(k) > 5 && k[:5] == "Nats-" {
-			continue
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // HeaderPrevAttempt carries the span context of a delivery's previous

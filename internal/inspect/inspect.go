@@ -204,15 +204,7 @@ func (in *Inspector) requeue(ctx context.Context, h map[string][]string, data []
 		return false, err
 	}
 	j.Attempt = 1
-	j.FirstFailAt = time.Time{}
-	hdr := make(map[string][]string, len(h))
-	for k, v := range h {
-		if k == job.HeaderDeadReason || k == job.HeaderFirstFailAt || (len(k) > 5 && k[:5] == "Nats-") {
-			continue
-		}
-		hdr[k] = v
-	}
-	j.Header = hdr
+	j.Header = job.CopyHeader(h, job.HeaderDeadReason)
 	ack, err := in.js.PublishMsg(ctx, j.Msg(stream.DeliverySubject(j.WebhookID, in.shards)),
 		jetstream.WithMsgID("requeue."+j.DeliveryID+"."+strconv.FormatUint(deadSeq, 10)))
 	if err != nil {

@@ -5,11 +5,11 @@
 package job
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,7 +27,6 @@ const (
 	HeaderEventID     = "Wh-Event-Id"
 	HeaderEventType   = "Wh-Event-Type"
 	HeaderPublishedAt = "Wh-Published-At" // unix nanoseconds of the event's publish
-	HeaderFirstFailAt = "Wh-First-Fail-At"
 	HeaderDeadReason  = "Wh-Dead-Reason"
 	// HeaderTarget on an EVENT message addresses it to one webhook only,
 	// whatever that webhook's scope (WEBHOOK_TEST).
@@ -46,8 +45,6 @@ type Job struct {
 	EventType   string
 	Attempt     int       // 1 for the first attempt
 	PublishedAt time.Time // when the event was published (end-to-end latency)
-	// FirstFailAt is when the first failed attempt of this delivery happened.
-	FirstFailAt time.Time
 	Body        []byte
 	// Header is the message's full header (trace context included).
 	Header nats.Header
@@ -88,13 +85,6 @@ func ParseDeliveryID(id string) (at time.Time, webhookID string, ok bool) {
 	return time.Unix(int64(secs), 0), webhookID, true
 }
 
-// NewDeliveryID returns a fresh random delivery id (backfill, redeliver).
-func NewDeliveryID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return "dlv_" + hex.EncodeToString(b[:])
-}
-
 // Msg builds the message for subject. The header map of j is reused and
 // updated, so trace context and other headers already in it are kept.
 func (j *Job) Msg(subject string) *nats.Msg {
@@ -109,9 +99,6 @@ func (j *Job) Msg(subject string) *nats.Msg {
 	h.Set(HeaderEventID, j.EventID)
 	h.Set(HeaderEventType, j.EventType)
 	h.Set(HeaderPublishedAt, strconv.FormatInt(j.PublishedAt.UnixNano(), 10))
-	if !j.FirstFailAt.IsZero() {
-		h.Set(HeaderFirstFailAt, strconv.FormatInt(j.FirstFailAt.UnixNano(), 10))
-	}
 	j.Header = h
 	return &nats.Msg{Subject: subject, Header: h, Data: j.Body}
 }
@@ -136,7 +123,6 @@ func FromMsg(h nats.Header, data []byte) (Job, error) {
 	}
 	j.Attempt = attempt
 	j.PublishedAt = unixNanos(h.Get(HeaderPublishedAt))
-	j.FirstFailAt = unixNanos(h.Get(HeaderFirstFailAt))
 	return j, nil
 }
 
@@ -149,4 +135,17 @@ func unixNanos(s string) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n)
+}
+
+// CopyHeader copies h for a new publish, without the server's own headers
+// (Nats-*: message id, schedule) and without the names in drop.
+func CopyHeader(h nats.Header, drop ...string) nats.Header {
+	out := make(nats.Header, len(h))
+	for k, v := range h {
+		if strings.HasPrefix(k, "Nats-") || slices.Contains(drop, k) {
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }
