@@ -194,7 +194,10 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		cons, err := d.JS.Consumer(ctx, stream.Deliveries, stream.ShardConsumer(shard))
 		if err == nil {
 			var cc jetstream.ConsumeContext
-			if cc, err = cons.Consume(d.onMsg, jetstream.PullMaxMessages(d.cfg.PullBatch)); err == nil {
+			cc, err = cons.Consume(d.onMsg, jetstream.PullMaxMessages(d.cfg.PullBatch),
+				jetstream.PullExpiry(stream.PullExpiry), jetstream.PullHeartbeat(stream.PullHeartbeat),
+				jetstream.ConsumeErrHandler(d.consumeError(shard)))
+			if err == nil {
 				consumers = append(consumers, cc)
 			}
 		}
@@ -214,6 +217,18 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		<-done
 	}
 	return nil
+}
+
+// consumeError logs what the shard's pull loop reports. A missing
+// heartbeat means the pull request was lost; the library re-issues it.
+func (d *Deliverer) consumeError(shard int) jetstream.ConsumeErrHandler {
+	return func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrNoHeartbeat) {
+			d.log.Info("delivery: shard pull re-issued after a missed heartbeat", "shard", shard)
+			return
+		}
+		d.log.Warn("delivery: shard pull", "shard", shard, "err", err)
+	}
 }
 
 func (d *Deliverer) onMsg(m jetstream.Msg) {

@@ -87,7 +87,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dispatch: consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * d.cfg.Workers))
+	it, err := cons.Messages(jetstream.PullMaxMessages(2*d.cfg.Workers),
+		jetstream.PullExpiry(stream.PullExpiry), jetstream.PullHeartbeat(stream.PullHeartbeat))
 	if err != nil {
 		return fmt.Errorf("dispatch: messages: %w", err)
 	}

@@ -205,3 +205,15 @@ func DeadSubject(companyID, webhookID, deliveryID string) string {
 func AttemptSubject(companyID, webhookID string) string {
 	return "attempts." + companyID + "." + webhookID
 }
+
+// Pull settings for the long-running consumers (the dispatcher's and the
+// delivery shards'). A pull request the client counts on but the server no
+// longer holds stops a consumer until the client notices the missing idle
+// heartbeats: with the library's defaults (30 s requests, 15 s heartbeats)
+// that was a 30 s stall, seen in fan-out benchmarks at saturation with few
+// shards (deliver-N: thousands pending, no pull request waiting). One
+// heartbeat a second bounds such a stall to about 2 s.
+const (
+	PullExpiry    = 10 * time.Second
+	PullHeartbeat = time.Second
+)
