@@ -138,6 +138,11 @@ type result struct {
 	Mode           string  `json:"mode"`
 	ElapsedS       float64 `json:"elapsed_s"`
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
+	// CPUPerDelivery is this process's CPU time (user + system) from the
+	// first publish until the last delivery, per delivery, in microseconds:
+	// the whole pipeline's cost when it runs in-process. Steadier between
+	// runs than the rate, so before/after comparisons use it too.
+	CPUPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
 	Cores          int     `json:"cores"`
 }
 
@@ -313,6 +318,23 @@ func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisec
 func round(x float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(x*p) / p
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// perDelivery is cpu spent per delivery in microseconds; 0 without any.
+func perDelivery(cpu time.Duration, delivered int64) float64 {
+	if delivered == 0 || cpu <= 0 {
+		return 0
+	}
+	return round(float64(cpu.Microseconds())/float64(delivered), 1)
 }
 
 // peakRSSMB is VmHWM of this process (the stack included when it runs

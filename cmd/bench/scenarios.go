@@ -169,12 +169,14 @@ func runScenario(ctx context.Context, o options, stderr io.Writer) (*result, err
 	}
 
 	stopProgress := r.progress()
+	cpuStart := cpuTime()
 	pubStart := time.Now()
 	r.publishAll(ctx)
 	pubEnd := time.Now()
 	fmt.Fprintf(stderr, "bench: publishing done after %s: %d events; waiting up to %s for %d deliveries\n",
 		pubEnd.Sub(pubStart).Round(time.Millisecond), tr.published.Load(), o.wait, tr.expected.Load())
 	complete := waitFor(ctx, pubEnd.Add(o.wait), func() bool { return tr.delivered.Load() >= tr.expected.Load() })
+	cpu := cpuTime() - cpuStart
 	if complete && o.linger > 0 {
 		select {
 		case <-ctx.Done():
@@ -186,6 +188,7 @@ func runScenario(ctx context.Context, o options, stderr io.Writer) (*result, err
 	res := r.result()
 	if st.inProcess() {
 		res.PeakRSSMB = peakRSSMB()
+		res.CPUPerDelivery = perDelivery(cpu, res.Delivered)
 	}
 	return res, nil
 }
@@ -612,6 +615,7 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 
 	stopProgress := startProgress(stderr, o.scenario, tr, "req", nil)
 	deadline := time.Now().Add(o.duration)
+	cpuStart := cpuTime()
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	for range o.concurrency {
@@ -648,11 +652,13 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 		})
 	}
 	wg.Wait()
+	cpu := cpuTime() - cpuStart
 	if o.linger > 0 {
 		time.Sleep(min(o.linger, 200*time.Millisecond))
 	}
 	stopProgress()
 	res := snapshot(o.scenario, tr)
+	res.CPUPerDelivery = perDelivery(cpu, res.Delivered)
 	res.Webhooks = len(targets)
 	res.Mode = "no-pipeline"
 	res.PeakRSSMB = peakRSSMB()
