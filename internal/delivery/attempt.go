@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -21,7 +20,6 @@ import (
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/retry"
-	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/telemetry"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
@@ -120,22 +118,9 @@ func traceIDString(id trace.TraceID) string {
 	return id.String()
 }
 
-// record writes one attempt to the durable log (ATTEMPTS) and the recent
-// index of its webhook. The log write is asynchronous: the job's fate never
-// waits on its log line, and a failed write is reported by the JetStream
-// context's async error handler.
-func (d *Deliverer) record(ctx context.Context, r attempt.Record) error {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	msg := &nats.Msg{Subject: stream.AttemptSubject(r.CompanyID, r.WebhookID), Data: data,
-		Header: nats.Header{job.HeaderDeliveryID: []string{r.DeliveryID}}}
-	if _, err := d.JS.PublishMsgAsync(msg); err != nil {
-		return err
-	}
-	return d.State.AddAttempt(ctx, r.WebhookID, data, d.cfg.AttemptIndexSize)
-}
+// record queues one attempt for the durable log (ATTEMPTS) and the recent
+// index of its webhook. The job's fate never waits on its log line.
+func (d *Deliverer) record(r attempt.Record) error { return d.attempts.add(r) }
 
 // disabledEvent is the WEBHOOK_DISABLED event for a webhook the platform
 // switched off: the webhook before and after, never its secret.

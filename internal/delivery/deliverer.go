@@ -109,6 +109,7 @@ type Deliverer struct {
 	hardStop context.Context
 	stopping chan struct{} // closed when Run begins to stop
 	local    *local        // this process's view of endpoint health
+	attempts *attemptLog   // batched writes of the attempt log
 }
 
 // New returns a Deliverer. Errors name the Config field at fault.
@@ -157,7 +158,8 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	return &Deliverer{Deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight), local: newLocal()}, nil
+	return &Deliverer{Deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight), local: newLocal(),
+		attempts: newAttemptLog(deps.JS, deps.State, cfg.AttemptIndexSize, cfg.Logger)}, nil
 }
 
 // Run consumes every shard until ctx ends. Then it drains the consumers
@@ -174,6 +176,15 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	defer cancelHard()
 	d.hardStop = hardStop
 	d.stopping = make(chan struct{})
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+	logDone := make(chan struct{})
+	go func() { d.attempts.run(logCtx); close(logDone) }()
+	defer func() {
+		// The attempts of the last jobs are written before Run returns.
+		stopLog()
+		<-logDone
+		d.attempts.flush(context.Background())
+	}()
 	var consumers []jetstream.ConsumeContext
 	stopAll := func() {
 		close(d.stopping)
@@ -308,7 +319,7 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 	case out.ok():
 		rec.Outcome = attempt.Delivered
 		d.health(ctx, entry, &j, true, log)
-		if err := d.record(ctx, rec); err != nil {
+		if err := d.record(rec); err != nil {
 			log.Warn("delivery: attempt log write failed", "err", err)
 		}
 		log.InfoContext(ctx, "delivered")
@@ -321,7 +332,7 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		}
 	case out.status == http.StatusGone:
 		rec.Outcome = attempt.Parked
-		_ = d.record(ctx, rec)
+		_ = d.record(rec)
 		log.WarnContext(ctx, "endpoint answered 410 Gone: disabling webhook")
 		if err := d.disable(ctx, &j, "gone", log); err != nil {
 			_ = m.NakWithDelay(time.Second)
@@ -331,14 +342,14 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 	default:
 		if d.health(ctx, entry, &j, false, log) {
 			rec.Outcome = attempt.Parked
-			_ = d.record(ctx, rec)
+			_ = d.record(rec)
 			d.park(ctx, m, &j, log, "disabled")
 			return
 		}
 		delay, more := d.cfg.Policy.Next(j.Attempt)
 		if !more {
 			rec.Outcome = attempt.Dead
-			_ = d.record(ctx, rec)
+			_ = d.record(rec)
 			log.WarnContext(ctx, "delivery failed; attempts exhausted: dead-lettered", "err", out.errText)
 			d.cfg.Metrics.Outcome(attempt.Dead)
 			d.finish(m, log, d.deadLetter(ctx, &j, "exhausted"), "dead-letter")
@@ -353,7 +364,7 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		linkNext(ctx, next.Header)
 		at := scheduleTime(time.Now().Add(delay))
 		rec.Outcome, rec.NextAttemptAt = attempt.Retry, &at
-		_ = d.record(ctx, rec)
+		_ = d.record(rec)
 		log.InfoContext(ctx, "delivery failed; retry scheduled", "next_attempt_at", at, "err", out.errText)
 		d.cfg.Metrics.Outcome(attempt.Retry)
 		d.finish(m, log, d.schedule(ctx, m.Subject(), next, at), "retry schedule")

@@ -5,10 +5,12 @@
 package inspect
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"time"
@@ -63,8 +65,7 @@ func (in *Inspector) Recent(ctx context.Context, companyID, webhookID string, n 
 	// read the last hour of the log instead.
 	var recs []attempt.Record
 	_, _, err = stream.Scan(ctx, in.js, stream.Attempts, stream.AttemptSubject(companyID, webhookID), stream.ScanFrom{Since: time.Now().Add(-time.Hour)}, recentScanLimit, func(m jetstream.Msg) error {
-		var r attempt.Record
-		if json.Unmarshal(m.Data(), &r) == nil {
+		for r := range records(m.Data()) {
 			recs = append(recs, r)
 			if len(recs) > 2*n { // keep the newest n, in bounded memory
 				recs = append(recs[:0], recs[len(recs)-n:]...)
@@ -108,12 +109,13 @@ func (in *Inspector) Delivery(ctx context.Context, companyID, deliveryID string)
 		if md, err := m.Metadata(); err == nil && md.Timestamp.After(until) {
 			return errStopScan
 		}
-		if m.Headers().Get(job.HeaderDeliveryID) != deliveryID {
+		if !bytes.Contains(m.Data(), []byte(deliveryID)) {
 			return nil
 		}
-		var r attempt.Record
-		if json.Unmarshal(m.Data(), &r) == nil {
-			recs = append(recs, r)
+		for r := range records(m.Data()) {
+			if r.DeliveryID == deliveryID {
+				recs = append(recs, r)
+			}
 		}
 		return nil
 	})
@@ -124,6 +126,22 @@ func (in *Inspector) Delivery(ctx context.Context, companyID, deliveryID string)
 		return nil, ErrNotFound
 	}
 	return recs, nil
+}
+
+// records yields the attempt records of one ATTEMPTS message: JSON lines,
+// oldest first (one line in messages written before batching).
+func records(data []byte) iter.Seq[attempt.Record] {
+	return func(yield func(attempt.Record) bool) {
+		for line := range bytes.Lines(data) {
+			var r attempt.Record
+			if json.Unmarshal(line, &r) != nil {
+				continue
+			}
+			if !yield(r) {
+				return
+			}
+		}
+	}
 }
 
 // Redeliver puts one dead-lettered delivery back on the DELIVERIES stream as

@@ -422,6 +422,7 @@ func testAttempts(t *testing.T, newState func(t *testing.T) State) {
 	tests := []struct {
 		name      string
 		add, max  int
+		batch     int // records per AddAttempts call
 		n         int
 		wantFirst int // newest returned; the rest descend from it
 		wantLen   int
@@ -432,20 +433,29 @@ func testAttempts(t *testing.T, newState func(t *testing.T) State) {
 		{name: "max one", add: 4, max: 1, n: 5, wantFirst: 4, wantLen: 1},
 		{name: "n zero", add: 3, max: 3, n: 0, wantLen: 0},
 		{name: "unknown key", add: 0, max: 3, n: 5, wantLen: 0},
+		{name: "batches, capped", add: 7, max: 5, batch: 3, n: 10, wantFirst: 7, wantLen: 5},
+		{name: "one batch over the cap", add: 9, max: 4, batch: 9, n: 10, wantFirst: 9, wantLen: 4},
+		{name: "batches under the cap", add: 5, max: 10, batch: 2, n: 10, wantFirst: 5, wantLen: 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			s, key := newState(t), testenv.ID("attempts")
-			buf := make([]byte, 0, 64)
+			batch := max(tt.batch, 1)
+			var bufs [][]byte
 			for i := 1; i <= tt.add; i++ {
-				buf = append(buf[:0], rec(i)...)
-				if err := s.AddAttempt(ctx, key, buf, tt.max); err != nil {
-					t.Fatal(err)
+				bufs = append(bufs, rec(i))
+				if len(bufs) == batch || i == tt.add {
+					if err := s.AddAttempts(ctx, key, bufs, tt.max); err != nil {
+						t.Fatal(err)
+					}
+					for _, b := range bufs {
+						clear(b) // the caller may reuse its buffers
+					}
+					bufs = bufs[:0]
 				}
 			}
-			clear(buf[:cap(buf)]) // the caller may reuse its buffer
 			got, err := s.RecentAttempts(ctx, key, tt.n)
 			if err != nil {
 				t.Fatal(err)
@@ -474,7 +484,7 @@ func testInvalid(t *testing.T, s State) {
 		{"allow rate 0", func() error { _, err := s.Allow(ctx, key, 0, 1, t0); return err }},
 		{"allow rate NaN", func() error { _, err := s.Allow(ctx, key, math.NaN(), 1, t0); return err }},
 		{"allow burst 0", func() error { _, err := s.Allow(ctx, key, 1, 0, t0); return err }},
-		{"add attempt max 0", func() error { return s.AddAttempt(ctx, key, []byte("x"), 0) }},
+		{"add attempt max 0", func() error { return s.AddAttempts(ctx, key, [][]byte{[]byte("x")}, 0) }},
 	}
 	for _, tt := range tests {
 		if err := tt.call(); !errors.Is(err, ErrInvalid) {

@@ -204,10 +204,13 @@ func (m *Memory) Health(_ context.Context, key string) (Health, error) {
 	return m.health.m[key].public(), nil
 }
 
-// AddAttempt implements State.
-func (m *Memory) AddAttempt(_ context.Context, key string, record []byte, max int) error {
-	if err := checkAttempt(max); err != nil {
+// AddAttempts implements State.
+func (m *Memory) AddAttempts(_ context.Context, key string, records [][]byte, keep int) error {
+	if err := checkAttempt(keep); err != nil {
 		return err
+	}
+	if len(records) == 0 {
+		return nil
 	}
 	now := m.wall()
 	m.mu.Lock()
@@ -219,8 +222,10 @@ func (m *Memory) AddAttempt(_ context.Context, key string, record []byte, max in
 	if !ok {
 		m.attempts.makeRoom(func(a memAttempts) bool { return !now.Before(a.expires) })
 	}
-	a.records = append(a.records, append([]byte(nil), record...))
-	if drop := len(a.records) - max; drop > 0 {
+	for _, r := range records[max(0, len(records)-keep):] {
+		a.records = append(a.records, append([]byte(nil), r...))
+	}
+	if drop := len(a.records) - keep; drop > 0 {
 		// Shift instead of reslicing so the backing array does not grow forever.
 		a.records = append(a.records[:0], a.records[drop:]...)
 		clear(a.records[len(a.records):cap(a.records)][:drop])

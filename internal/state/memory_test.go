@@ -31,7 +31,7 @@ func TestMemoryBounded(t *testing.T) {
 		if _, err := m.Failure(ctx, key, t0); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.AddAttempt(ctx, key, []byte("a"), 5); err != nil {
+		if err := m.AddAttempts(ctx, key, [][]byte{[]byte("a")}, 5); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,7 +68,7 @@ func TestMemoryExpiry(t *testing.T) {
 		m := NewMemory(testPolicy)
 		wall := t0
 		m.wall = func() time.Time { return wall }
-		if err := m.AddAttempt(ctx, "ep", []byte("a"), 5); err != nil {
+		if err := m.AddAttempts(ctx, "ep", [][]byte{[]byte("a")}, 5); err != nil {
 			t.Fatal(err)
 		}
 		wall = wall.Add(attemptsTTL)

@@ -141,11 +141,11 @@ local v = redis.call('HMGET', KEYS[1], 'fails', 'first', 'open_until')
 return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0}
 `)
 
-// addAttemptScript: KEYS[1] list; ARGV record, max, ttl ms.
-var addAttemptScript = redis.NewScript(`
-redis.call('LPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+// addAttemptsScript: KEYS[1] list; ARGV max, ttl ms, records oldest first.
+var addAttemptsScript = redis.NewScript(`
+redis.call('LPUSH', KEYS[1], unpack(ARGV, 3))
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `)
 
@@ -239,12 +239,21 @@ func healthOf(key string, v []int64) (Health, error) {
 	return Health{ConsecutiveFailures: int(v[0]), FirstFailureAt: fromMicros(v[1]), OpenUntil: fromMicros(v[2])}, nil
 }
 
-// AddAttempt implements State.
-func (r *Redis) AddAttempt(ctx context.Context, key string, record []byte, max int) error {
-	if err := checkAttempt(max); err != nil {
+// AddAttempts implements State.
+func (r *Redis) AddAttempts(ctx context.Context, key string, records [][]byte, keep int) error {
+	if err := checkAttempt(keep); err != nil {
 		return err
 	}
-	err := addAttemptScript.Run(ctx, r.rdb, []string{r.key("attempts", key)}, record, max, attemptsTTL.Milliseconds()).Err()
+	records = records[max(0, len(records)-keep):] // the rest would be trimmed at once
+	if len(records) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2+len(records))
+	args = append(args, keep, attemptsTTL.Milliseconds())
+	for _, rec := range records {
+		args = append(args, rec)
+	}
+	err := addAttemptsScript.Run(ctx, r.rdb, []string{r.key("attempts", key)}, args...).Err()
 	if err != nil {
 		return fmt.Errorf("state: add attempt %s: %w", key, err)
 	}

@@ -37,7 +37,7 @@ func TestRedisKeysExpire(t *testing.T) {
 	if _, err := s.Failure(ctx, key, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddAttempt(ctx, key, []byte("a"), 10); err != nil {
+	if err := s.AddAttempts(ctx, key, [][]byte{[]byte("a")}, 10); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -83,7 +83,7 @@ func TestRedisFlush(t *testing.T) {
 	mustAcquire(t, s, key, 1, time.Minute, t0, false)
 	mustAllow(t, s, key, 1, 1, t0)
 	openCircuit(t, s, key, t0)
-	if err := s.AddAttempt(ctx, key, []byte("a"), 10); err != nil {
+	if err := s.AddAttempts(ctx, key, [][]byte{[]byte("a")}, 10); err != nil {
 		t.Fatal(err)
 	}
 

@@ -46,9 +46,9 @@ type State interface {
 	// Health returns the counters; the zero Health for an unknown key.
 	Health(ctx context.Context, key string) (Health, error)
 
-	// AddAttempt prepends record to key's recent attempts, keeping the
-	// newest max.
-	AddAttempt(ctx context.Context, key string, record []byte, max int) error
+	// AddAttempts prepends records (oldest first) to key's recent attempts,
+	// keeping the newest keep. The records are copied.
+	AddAttempts(ctx context.Context, key string, records [][]byte, keep int) error
 	// RecentAttempts returns up to n records, newest first; none for an
 	// unknown key.
 	RecentAttempts(ctx context.Context, key string, n int) ([][]byte, error)
