@@ -77,6 +77,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -143,7 +144,10 @@ type result struct {
 	// the whole pipeline's cost when it runs in-process. Steadier between
 	// runs than the rate, so before/after comparisons use it too.
 	CPUPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
-	Cores          int     `json:"cores"`
+	// AllocsPerDelivery is the heap allocations of this process over the
+	// same span, per delivery.
+	AllocsPerDelivery float64 `json:"allocs_per_delivery,omitempty"`
+	Cores             int     `json:"cores"`
 }
 
 var scenarios = []string{"fanout", "endpoints", "faulty", "rate", "ceiling"}
@@ -327,6 +331,16 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// heapAllocs is how many heap objects this process has allocated.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // perDelivery is cpu spent per delivery in microseconds; 0 without any.

@@ -169,14 +169,14 @@ func runScenario(ctx context.Context, o options, stderr io.Writer) (*result, err
 	}
 
 	stopProgress := r.progress()
-	cpuStart := cpuTime()
+	cpuStart, allocStart := cpuTime(), heapAllocs()
 	pubStart := time.Now()
 	r.publishAll(ctx)
 	pubEnd := time.Now()
 	fmt.Fprintf(stderr, "bench: publishing done after %s: %d events; waiting up to %s for %d deliveries\n",
 		pubEnd.Sub(pubStart).Round(time.Millisecond), tr.published.Load(), o.wait, tr.expected.Load())
 	complete := waitFor(ctx, pubEnd.Add(o.wait), func() bool { return tr.delivered.Load() >= tr.expected.Load() })
-	cpu := cpuTime() - cpuStart
+	cpu, allocs := cpuTime()-cpuStart, heapAllocs()-allocStart
 	if complete && o.linger > 0 {
 		select {
 		case <-ctx.Done():
@@ -189,6 +189,9 @@ func runScenario(ctx context.Context, o options, stderr io.Writer) (*result, err
 	if st.inProcess() {
 		res.PeakRSSMB = peakRSSMB()
 		res.CPUPerDelivery = perDelivery(cpu, res.Delivered)
+		if res.Delivered > 0 {
+			res.AllocsPerDelivery = round(float64(allocs)/float64(res.Delivered), 1)
+		}
 	}
 	return res, nil
 }
@@ -610,7 +613,7 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 		}
 		targets[i] = target{url: url, webhookID: w.ID, signer: signing.NewSigner([]string{secret}), body: body, idAt: at}
 	}
-	client := delivery.NewClient(nil, o.timeout)
+	client := delivery.NewClient(nil, o.timeout, o.concurrency)
 	fmt.Fprintf(stderr, "bench: ceiling: %d clients POSTing to %d endpoints for %s\n", o.concurrency, len(targets), o.duration)
 
 	stopProgress := startProgress(stderr, o.scenario, tr, "req", nil)

@@ -164,7 +164,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	if roles.Deliverer {
 		deliverer, err = delivery.New(delivery.Deps{
 			JS: js, Resolver: cache, Registry: store, State: shared, Events: publisher,
-			Client: delivery.NewClient(guard, cfg.DeliveryTimeout),
+			Client: delivery.NewClient(guard, cfg.DeliveryTimeout, cfg.MaxInFlight),
 		}, delivery.Config{
 			Shards:              cfg.Stream.Shards,
 			Timeout:             cfg.DeliveryTimeout,

@@ -15,8 +15,12 @@ import (
 // NewClient returns the pooled keep-alive HTTP client used for every
 // delivery: redirects are not followed, the SSRF guard runs at dial time, and
 // idle connections per host are well above Go's default of 2 so that a busy
-// endpoint keeps its connections warm.
-func NewClient(guard *netguard.Guard, timeout time.Duration) *http.Client {
+// endpoint keeps its connections warm. maxConns is how many requests the
+// caller may have in flight at once: every one of them may go to the same
+// host (many endpoints behind one receiving service), so up to that many
+// connections per host are kept. Fewer made the pool close and re-dial
+// connections at fan-out saturation (10 endpoints on one host, 256 kept).
+func NewClient(guard *netguard.Guard, timeout time.Duration, maxConns int) *http.Client {
 	dialer := &net.Dialer{
 		Timeout:   timeout,
 		KeepAlive: 30 * time.Second,
@@ -30,8 +34,8 @@ func NewClient(guard *netguard.Guard, timeout time.Duration) *http.Client {
 		Proxy:                 nil, // never through a proxy: the guard must see the real peer
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4096,
-		MaxIdleConnsPerHost:   256,
+		MaxIdleConns:          max(4096, maxConns),
+		MaxIdleConnsPerHost:   max(256, maxConns),
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,
