@@ -57,22 +57,25 @@ var respBufs = sync.Pool{New: func() any { b := make([]byte, attempt.MaxResponse
 
 // attempt makes one signed POST.
 func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) outcome {
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
-	defer cancel()
+	// The client's Timeout bounds the whole exchange; ctx is for shutdown.
+	ctx, span := d.cfg.Tracer.Start(ctx, "POST", clientSpan)
+	defer span.End()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(j.Body))
 	if err != nil {
 		return outcome{class: ClassConnection, errText: err.Error()}
 	}
-	ctx, span := d.cfg.Tracer.Start(ctx, "POST", trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("http.request.method", "POST"), attribute.String("server.address", req.URL.Hostname())))
-	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("http.request.method", "POST"), attribute.String("server.address", req.URL.Hostname()))
+	}
 	traceID := span.SpanContext().TraceID()
 	now := time.Now()
 	h := req.Header
-	h["Content-Type"] = []string{"application/json"}
-	h["User-Agent"] = []string{d.cfg.UserAgent}
-	h["X-Webhook-Event"] = []string{j.EventType}
-	h["X-Webhook-Attempt"] = []string{strconv.Itoa(j.Attempt)}
+	vals := make([]string, 4) // one allocation for the four values
+	vals[0], vals[1], vals[2], vals[3] = "application/json", d.cfg.UserAgent, j.EventType, strconv.Itoa(j.Attempt)
+	h["Content-Type"] = vals[0:1:1]
+	h["User-Agent"] = vals[1:2:2]
+	h["X-Webhook-Event"] = vals[2:3:3]
+	h["X-Webhook-Attempt"] = vals[3:4:4]
 	if d.cfg.SendTraceparent {
 		telemetry.Propagator().Inject(ctx, propagation.HeaderCarrier(h))
 	}
@@ -84,7 +87,9 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 		span.SetStatus(codes.Error, err.Error())
 		return outcome{class: classify(err), errText: err.Error(), latency: time.Since(start), traceID: traceIDString(traceID)}
 	}
-	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	}
 	defer resp.Body.Close()
 	bp := respBufs.Get().(*[]byte)
 	defer respBufs.Put(bp)

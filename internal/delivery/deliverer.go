@@ -270,7 +270,7 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	log := &jobLog{base: d.log, attrs: []any{"delivery_id", j.DeliveryID, "webhook_id", j.WebhookID, "event_id", j.EventID, "event_type", j.EventType, "attempt", j.Attempt}}
+	log := &jobLog{base: d.log, j: &j}
 	entry, err := d.Resolver.Webhook(ctx, j.CompanyID, j.WebhookID)
 	if errors.Is(err, webhook.ErrNotFound) {
 		log.Info("delivery dropped: webhook deleted")
@@ -297,7 +297,9 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 	ctx, span := d.startSpan(ctx, &j)
 	defer span.End()
 	out := d.attempt(ctx, entry, &j)
-	span.SetAttributes(attribute.Int("http.response.status_code", out.status), attribute.String("webhooks.error_class", out.class))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("http.response.status_code", out.status), attribute.String("webhooks.error_class", out.class))
+	}
 	if !out.ok() {
 		span.SetStatus(codes.Error, out.errText)
 	}
@@ -312,7 +314,7 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	d.cfg.Metrics.Attempt(out.outcomeClass(), out.status, out.latency)
-	log = log.With("status", out.status, "latency_ms", out.latency.Milliseconds(), "error_class", out.class)
+	log.out = &out
 	rec := out.record(&j)
 
 	switch {
@@ -559,25 +561,32 @@ const HeaderPrevAttempt = "Wh-Prev-Attempt"
 // startSpan starts the span of one attempt: a child of the dispatcher's
 // fan-out span (from the job's headers), linked to the previous attempt.
 func (d *Deliverer) startSpan(ctx context.Context, j *job.Job) (context.Context, trace.Span) {
-	opts := []trace.SpanStartOption{
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "nats"),
-			attribute.String("webhooks.webhook.id", j.WebhookID),
-			attribute.String("webhooks.delivery.id", j.DeliveryID),
-			attribute.String("webhooks.event.id", j.EventID),
-			attribute.String("webhooks.event.type", j.EventType),
-			attribute.Int("webhooks.attempt", j.Attempt),
-		),
+	ctx, span := d.cfg.Tracer.Start(telemetry.Extract(ctx, j.Header), "deliver attempt", consumerSpan)
+	if !span.IsRecording() {
+		return ctx, span // no attributes built for a span nobody keeps
 	}
+	span.SetAttributes(
+		attribute.String("messaging.system", "nats"),
+		attribute.String("webhooks.webhook.id", j.WebhookID),
+		attribute.String("webhooks.delivery.id", j.DeliveryID),
+		attribute.String("webhooks.event.id", j.EventID),
+		attribute.String("webhooks.event.type", j.EventType),
+		attribute.Int("webhooks.attempt", j.Attempt),
+	)
 	if prev := j.Header.Get(HeaderPrevAttempt); prev != "" {
 		pc := trace.SpanContextFromContext(telemetry.Extract(context.Background(), nats.Header{"traceparent": {prev}}))
 		if pc.IsValid() {
-			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: pc, Attributes: []attribute.KeyValue{attribute.String("webhooks.link", "previous_attempt")}}))
+			span.AddLink(trace.Link{SpanContext: pc, Attributes: []attribute.KeyValue{attribute.String("webhooks.link", "previous_attempt")}})
 		}
 	}
-	return d.cfg.Tracer.Start(telemetry.Extract(ctx, j.Header), "deliver attempt", opts...)
+	return ctx, span
 }
+
+// Span start options, built once.
+var (
+	consumerSpan = trace.WithSpanKind(trace.SpanKindConsumer)
+	clientSpan   = trace.WithSpanKind(trace.SpanKindClient)
+)
 
 // linkNext records the current attempt's span context in the next
 // attempt's headers.

@@ -3,25 +3,35 @@ package delivery
 import (
 	"context"
 	"log/slog"
+
+	"github.com/bluehq/webhooks/internal/job"
 )
 
-// jobLog is a logger bound to one job whose attributes are only formatted
-// when a line is actually written: slog.Logger.With formats them at once,
-// which costs every delivery even when its level is off.
+// jobLog is a logger bound to one job whose attributes are only built when
+// a line is actually written: slog.Logger.With formats them at once, and
+// even boxing them into []any cost every delivery allocations while the
+// level is off.
 type jobLog struct {
-	base  *slog.Logger
-	attrs []any
+	base *slog.Logger
+	j    *job.Job
+	out  *outcome // set once the attempt is made
 }
 
-func (l *jobLog) With(args ...any) *jobLog {
-	return &jobLog{base: l.base, attrs: append(l.attrs[:len(l.attrs):len(l.attrs)], args...)}
+func (l *jobLog) attrs(args []any) []any {
+	j := l.j
+	a := make([]any, 0, 16+len(args))
+	a = append(a, "delivery_id", j.DeliveryID, "webhook_id", j.WebhookID, "event_id", j.EventID, "event_type", j.EventType, "attempt", j.Attempt)
+	if o := l.out; o != nil {
+		a = append(a, "status", o.status, "latency_ms", o.latency.Milliseconds(), "error_class", o.class)
+	}
+	return append(a, args...)
 }
 
 func (l *jobLog) log(ctx context.Context, level slog.Level, msg string, args ...any) {
 	if !l.base.Enabled(ctx, level) {
 		return
 	}
-	l.base.Log(ctx, level, msg, append(l.attrs[:len(l.attrs):len(l.attrs)], args...)...)
+	l.base.Log(ctx, level, msg, l.attrs(args)...)
 }
 
 func (l *jobLog) Debug(msg string, args ...any) {

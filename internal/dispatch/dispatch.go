@@ -142,17 +142,21 @@ func (d *Dispatcher) handle(ctx context.Context, m jetstream.Msg) {
 	if md, err := m.Metadata(); err == nil {
 		published = md.Timestamp
 	}
-	ctx, span := d.cfg.Tracer.Start(telemetry.Extract(ctx, m.Headers()), "dispatch "+e.Type,
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
+	ctx, span := d.cfg.Tracer.Start(telemetry.Extract(ctx, m.Headers()), "dispatch "+e.Type, consumerSpan)
+	defer span.End()
+	recording := span.IsRecording() // attributes are built only for a span that is kept
+	if recording {
+		span.SetAttributes(
 			attribute.String("messaging.system", "nats"),
 			attribute.String("webhooks.event.id", e.ID),
 			attribute.String("webhooks.event.type", e.Type),
 			attribute.String("webhooks.company.id", e.CompanyID),
-		))
-	defer span.End()
+		)
+	}
 	n, err := d.Dispatch(ctx, &e, m.Headers(), published)
-	span.SetAttributes(attribute.Int("webhooks.jobs", n))
+	if recording {
+		span.SetAttributes(attribute.Int("webhooks.jobs", n))
+	}
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		d.log.WarnContext(ctx, "dispatch failed; event left for redelivery", "event_id", e.ID, "err", err)
@@ -245,15 +249,16 @@ func (s *Selector) Selects(w *registry.Entry) bool {
 // publishJob renders the body of e for w and publishes the job, under a
 // fan-out span whose context the job carries to its delivery attempts.
 func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *registry.Entry, deliveryID, msgID string, published time.Time) (jetstream.PubAckFuture, error) {
-	ctx, span := d.cfg.Tracer.Start(ctx, "fan out to "+w.ID,
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
+	ctx, span := d.cfg.Tracer.Start(ctx, "fan out to "+w.ID, producerSpan)
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(
 			attribute.String("webhooks.webhook.id", w.ID),
 			attribute.String("webhooks.delivery.id", deliveryID),
 			attribute.String("webhooks.event.id", e.ID),
 			attribute.String("webhooks.event.type", e.Type),
-		))
-	defer span.End()
+		)
+	}
 	h := make(nats.Header, 10)
 	telemetry.Inject(ctx, h)
 	body := w.Payload
@@ -281,6 +286,12 @@ func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *regis
 	}
 	return f, nil
 }
+
+// Span start options, built once.
+var (
+	consumerSpan = trace.WithSpanKind(trace.SpanKindConsumer)
+	producerSpan = trace.WithSpanKind(trace.SpanKindProducer)
+)
 
 // wait waits for every publish ack.
 func wait(ctx context.Context, futures []jetstream.PubAckFuture) error {

@@ -6,6 +6,7 @@ package job
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -57,12 +58,16 @@ type Job struct {
 // its attempts are logged: the webhook's subject, from about at. A webhook
 // id too long to fit is left out (the log is then searched company-wide).
 func DeliveryID(eventID, webhookID string, at time.Time) string {
-	sum := sha256.Sum256([]byte(eventID + "." + webhookID))
-	id := fmt.Sprintf("dlv_%08x%s", uint32(max(at.Unix(), 0)), hex.EncodeToString(sum[:8]))
+	var in [160]byte // ids are at most 64 characters: no allocation
+	sum := sha256.Sum256(append(append(append(in[:0], eventID...), '.'), webhookID...))
+	var secs [4]byte
+	binary.BigEndian.PutUint32(secs[:], uint32(max(at.Unix(), 0)))
+	var out [64]byte
+	id := hex.AppendEncode(hex.AppendEncode(append(out[:0], "dlv_"...), secs[:]), sum[:8])
 	if len(id)+1+len(webhookID) <= 64 {
-		id += "_" + webhookID
+		id = append(append(id, '_'), webhookID...)
 	}
-	return id
+	return string(id)
 }
 
 // ParseDeliveryID returns the time and webhook id a delivery id made by
@@ -92,13 +97,12 @@ func (j *Job) Msg(subject string) *nats.Msg {
 	if h == nil {
 		h = make(nats.Header, 10)
 	}
-	h.Set(HeaderDeliveryID, j.DeliveryID)
-	h.Set(HeaderAttempt, strconv.Itoa(j.Attempt))
-	h.Set(HeaderCompanyID, j.CompanyID)
-	h.Set(HeaderWebhookID, j.WebhookID)
-	h.Set(HeaderEventID, j.EventID)
-	h.Set(HeaderEventType, j.EventType)
-	h.Set(HeaderPublishedAt, strconv.FormatInt(j.PublishedAt.UnixNano(), 10))
+	// One allocation for the seven values (nats.Header.Set makes one each).
+	v := [...]string{j.DeliveryID, strconv.Itoa(j.Attempt), j.CompanyID, j.WebhookID, j.EventID, j.EventType, strconv.FormatInt(j.PublishedAt.UnixNano(), 10)}
+	vals := v[:]
+	for i, k := range [...]string{HeaderDeliveryID, HeaderAttempt, HeaderCompanyID, HeaderWebhookID, HeaderEventID, HeaderEventType, HeaderPublishedAt} {
+		h[k] = vals[i : i+1 : i+1]
+	}
 	j.Header = h
 	return &nats.Msg{Subject: subject, Header: h, Data: j.Body}
 }

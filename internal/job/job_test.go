@@ -51,3 +51,20 @@ func FuzzParseDeliveryID(f *testing.F) {
 		_, _, _ = ParseDeliveryID(s) // never panics
 	})
 }
+
+// Delivery ids must not change between versions: a job re-dispatched after
+// an upgrade has to get the id (and the Nats-Msg-Id) it had before. The
+// values were computed independently (Python hashlib) from the definition.
+func TestDeliveryIDGolden(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	tests := []struct{ event, webhook, want string }{
+		{"evt_1", "wh_01a21ddca12927e8dc4b5379", "dlv_6b0954a0020d0ee8f7485e1a_wh_01a21ddca12927e8dc4b5379"},
+		{"evt_01M8F6E983WFKR5R0MJDAGEXP0", strings.Repeat("w", 64), "dlv_6b0954a0bbf8db2bb9b518d9"},
+	}
+	for _, tt := range tests {
+		if got := DeliveryID(tt.event, tt.webhook, at); got != tt.want {
+			t.Errorf("DeliveryID(%q, %q) = %q, want %q", tt.event, tt.webhook, got, tt.want)
+		}
+	}
+}
