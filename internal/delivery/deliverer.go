@@ -184,6 +184,11 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		stopLog()
 		<-logDone
 		d.attempts.flush(context.Background())
+		select {
+		case <-d.JS.PublishAsyncComplete():
+		case <-time.After(5 * time.Second): // the server is gone: those records are lost
+			d.log.Warn("delivery: attempt log writes unconfirmed at stop")
+		}
 	}()
 	var consumers []jetstream.ConsumeContext
 	stopAll := func() {
