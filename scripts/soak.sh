@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Memory soak: webhookd alone (embedded nats-server, in-process state), load
 # from bin/bench -external through the HTTP ingest at a steady rate, and the
-# webhookd process's RSS and Go heap sampled from its /metrics every
-# SAMPLE seconds. Prints one line per sample and the bench's JSON line.
+# webhookd process's RSS and Go heap sampled from its /metrics (on the API
+# address) every SAMPLE seconds. Prints one line per sample and the bench's
+# JSON line.
 #
 #   scripts/soak.sh [seconds] [deliveries/s]     (default 900 s at 2000/s)
 #
+# PPROF_ADDR in the environment reaches webhookd (heap profiles).
 # The first 10 minutes fill the EVENTS deduplication window (10 min), so
 # "steady load" is what follows it; a 15-minute run leaves 5 minutes of it.
 set -euo pipefail
@@ -18,18 +20,18 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$wo
 
 go build -o "$work/webhookd" ./cmd/webhookd
 go build -o "$work/bench" ./cmd/bench
-DATA_DIR="$work/data" API_ADDR=127.0.0.1:18080 PUBLISHER_ADDR=127.0.0.1:18081 OPS_ADDR=127.0.0.1:18082 \
+DATA_DIR="$work/data" API_ADDR=127.0.0.1:18080 PUBLISHER_ADDR=127.0.0.1:18081 \
 	WEBHOOKS_API_TOKENS=soak-token=soak WEBHOOKS_PER_COMPANY_LIMIT=1000 \
 	DELIVERY_ALLOWED_CIDRS=127.0.0.0/8 LOG_LEVEL=warn \
 	"$work/webhookd" 2>"$work/webhookd.log" &
 for _ in $(seq 100); do
-	curl -fs http://127.0.0.1:18082/metrics >/dev/null 2>&1 && break
+	curl -fs http://127.0.0.1:18080/metrics >/dev/null 2>&1 && break
 	sleep 0.2
 done
 
 sample() {
 	local m
-	m=$(curl -fs http://127.0.0.1:18082/metrics)
+	m=$(curl -fs http://127.0.0.1:18080/metrics)
 	awk -v t="$1" '
 		/^process_resident_memory_bytes / { rss = $2 }
 		/^go_memstats_heap_inuse_bytes / { heap = $2 }
