@@ -163,6 +163,13 @@ func TestGoneDisablesAndEnableReplays(t *testing.T) {
 		// to continue) must then find exactly the rest, and all six must be
 		// in DEAD.
 		t.Logf("enable?replay=true replayed %d of 6; recovering the rest", en.Replayed)
+		for _, name := range []string{"deliverer-1", "deliverer-2"} {
+			for line := range strings.Lines(s.procs[name].output(t)) {
+				if strings.Contains(line, "delivery parked") {
+					t.Logf("%s: %s", name, strings.TrimSpace(line))
+				}
+			}
+		}
 		code, body := s.c.do(t, http.MethodPost, s.c.apiURL+"/v1/webhooks/"+h.ID+"/recover", s.token, map[string]any{"since": time.Now().Add(-time.Hour)})
 		var rec struct {
 			Requeued        int `json:"requeued"`
