@@ -428,27 +428,10 @@ func TestFailingForTooLongDisables(t *testing.T) {
 	if len(got) < 2 {
 		t.Fatalf("disabled after %d attempt(s); the streak must span DELIVERY_DISABLE_AFTER", len(got))
 	}
-	first, last := got[0].at, got[0].at
-	for _, r := range got {
-		first, last = minTime(first, r.at), maxTime(last, r.at)
-	}
-	if span := last.Sub(first); span < 2*time.Second-250*time.Millisecond {
+	byTime := func(a, b received) int { return a.at.Compare(b.at) }
+	if span := slices.MaxFunc(got, byTime).at.Sub(slices.MinFunc(got, byTime).at); span < 2*time.Second-250*time.Millisecond {
 		t.Errorf("disabled after %d attempts spanning %s; the streak must span DELIVERY_DISABLE_AFTER (2s)", len(got), span)
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 func TestGracefulStopFinishesInFlight(t *testing.T) {

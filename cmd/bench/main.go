@@ -343,12 +343,12 @@ func heapAllocs() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// perDelivery is cpu spent per delivery in microseconds; 0 without any.
-func perDelivery(cpu time.Duration, delivered int64) float64 {
-	if delivered == 0 || cpu <= 0 {
+// perDelivery is x divided by the deliveries, to one decimal; 0 without any.
+func perDelivery(x float64, delivered int64) float64 {
+	if delivered == 0 || x <= 0 {
 		return 0
 	}
-	return round(float64(cpu.Microseconds())/float64(delivered), 1)
+	return round(x/float64(delivered), 1)
 }
 
 // peakRSSMB is VmHWM of this process (the stack included when it runs

@@ -188,10 +188,8 @@ func runScenario(ctx context.Context, o options, stderr io.Writer) (*result, err
 	res := r.result()
 	if st.inProcess() {
 		res.PeakRSSMB = peakRSSMB()
-		res.CPUPerDelivery = perDelivery(cpu, res.Delivered)
-		if res.Delivered > 0 {
-			res.AllocsPerDelivery = round(float64(allocs)/float64(res.Delivered), 1)
-		}
+		res.CPUPerDelivery = perDelivery(float64(cpu.Microseconds()), res.Delivered)
+		res.AllocsPerDelivery = perDelivery(float64(allocs), res.Delivered)
 	}
 	return res, nil
 }
@@ -661,7 +659,7 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 	}
 	stopProgress()
 	res := snapshot(o.scenario, tr)
-	res.CPUPerDelivery = perDelivery(cpu, res.Delivered)
+	res.CPUPerDelivery = perDelivery(float64(cpu.Microseconds()), res.Delivered)
 	res.Webhooks = len(targets)
 	res.Mode = "no-pipeline"
 	res.PeakRSSMB = peakRSSMB()

@@ -58,7 +58,7 @@ var respBufs = sync.Pool{New: func() any { b := make([]byte, attempt.MaxResponse
 // attempt makes one signed POST.
 func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) outcome {
 	// The client's Timeout bounds the whole exchange; ctx is for shutdown.
-	ctx, span := d.cfg.Tracer.Start(ctx, "POST", clientSpan)
+	ctx, span := d.cfg.Tracer.Start(ctx, "POST", telemetry.ClientSpan)
 	defer span.End()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(j.Body))
 	if err != nil {

@@ -80,13 +80,14 @@ func (l *attemptLog) add(r attempt.Record) error {
 	return nil
 }
 
-// run flushes every attemptFlushEvery until ctx ends.
+// run flushes every attemptFlushEvery until ctx ends, and once more then.
 func (l *attemptLog) run(ctx context.Context) {
 	t := time.NewTicker(attemptFlushEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			l.flush(ctx)
 			return
 		case <-t.C:
 			l.flush(ctx)

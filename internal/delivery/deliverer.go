@@ -183,7 +183,6 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		// The attempts of the last jobs are written before Run returns.
 		stopLog()
 		<-logDone
-		d.attempts.flush(context.Background())
 		select {
 		case <-d.JS.PublishAsyncComplete():
 		case <-time.After(5 * time.Second): // the server is gone: those records are lost
@@ -566,7 +565,7 @@ const HeaderPrevAttempt = "Wh-Prev-Attempt"
 // startSpan starts the span of one attempt: a child of the dispatcher's
 // fan-out span (from the job's headers), linked to the previous attempt.
 func (d *Deliverer) startSpan(ctx context.Context, j *job.Job) (context.Context, trace.Span) {
-	ctx, span := d.cfg.Tracer.Start(telemetry.Extract(ctx, j.Header), "deliver attempt", consumerSpan)
+	ctx, span := d.cfg.Tracer.Start(telemetry.Extract(ctx, j.Header), "deliver attempt", telemetry.ConsumerSpan)
 	if !span.IsRecording() {
 		return ctx, span // no attributes built for a span nobody keeps
 	}
@@ -586,12 +585,6 @@ func (d *Deliverer) startSpan(ctx context.Context, j *job.Job) (context.Context,
 	}
 	return ctx, span
 }
-
-// Span start options, built once.
-var (
-	consumerSpan = trace.WithSpanKind(trace.SpanKindConsumer)
-	clientSpan   = trace.WithSpanKind(trace.SpanKindClient)
-)
 
 // linkNext records the current attempt's span context in the next
 // attempt's headers.

@@ -142,7 +142,7 @@ func (d *Dispatcher) handle(ctx context.Context, m jetstream.Msg) {
 	if md, err := m.Metadata(); err == nil {
 		published = md.Timestamp
 	}
-	ctx, span := d.cfg.Tracer.Start(telemetry.Extract(ctx, m.Headers()), "dispatch "+e.Type, consumerSpan)
+	ctx, span := d.cfg.Tracer.Start(telemetry.Extract(ctx, m.Headers()), "dispatch "+e.Type, telemetry.ConsumerSpan)
 	defer span.End()
 	recording := span.IsRecording() // attributes are built only for a span that is kept
 	if recording {
@@ -249,7 +249,7 @@ func (s *Selector) Selects(w *registry.Entry) bool {
 // publishJob renders the body of e for w and publishes the job, under a
 // fan-out span whose context the job carries to its delivery attempts.
 func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *registry.Entry, deliveryID, msgID string, published time.Time) (jetstream.PubAckFuture, error) {
-	ctx, span := d.cfg.Tracer.Start(ctx, "fan out to "+w.ID, producerSpan)
+	ctx, span := d.cfg.Tracer.Start(ctx, "fan out to "+w.ID, telemetry.ProducerSpan)
 	defer span.End()
 	if span.IsRecording() {
 		span.SetAttributes(
@@ -286,12 +286,6 @@ func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *regis
 	}
 	return f, nil
 }
-
-// Span start options, built once.
-var (
-	consumerSpan = trace.WithSpanKind(trace.SpanKindConsumer)
-	producerSpan = trace.WithSpanKind(trace.SpanKindProducer)
-)
 
 // wait waits for every publish ack.
 func wait(ctx context.Context, futures []jetstream.PubAckFuture) error {

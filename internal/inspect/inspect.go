@@ -105,11 +105,12 @@ func (in *Inspector) Delivery(ctx context.Context, companyID, deliveryID string)
 	}
 	until := from.Add(retrySpan + time.Hour)
 	var recs []attempt.Record
+	id := []byte(deliveryID)
 	_, _, err := stream.Scan(ctx, in.js, stream.Attempts, subject, stream.ScanFrom{Since: from}, deliveryScanLimit, func(m jetstream.Msg) error {
 		if md, err := m.Metadata(); err == nil && md.Timestamp.After(until) {
 			return errStopScan
 		}
-		if !bytes.Contains(m.Data(), []byte(deliveryID)) {
+		if !bytes.Contains(m.Data(), id) {
 			return nil
 		}
 		for r := range records(m.Data()) {

@@ -99,9 +99,8 @@ func (j *Job) Msg(subject string) *nats.Msg {
 	}
 	// One allocation for the seven values (nats.Header.Set makes one each).
 	v := [...]string{j.DeliveryID, strconv.Itoa(j.Attempt), j.CompanyID, j.WebhookID, j.EventID, j.EventType, strconv.FormatInt(j.PublishedAt.UnixNano(), 10)}
-	vals := v[:]
 	for i, k := range [...]string{HeaderDeliveryID, HeaderAttempt, HeaderCompanyID, HeaderWebhookID, HeaderEventID, HeaderEventType, HeaderPublishedAt} {
-		h[k] = vals[i : i+1 : i+1]
+		h[k] = v[i : i+1 : i+1]
 	}
 	j.Header = h
 	return &nats.Msg{Subject: subject, Header: h, Data: j.Body}

@@ -130,3 +130,10 @@ func tracesEndpoint(getenv func(string) string) (string, error) {
 	}
 	return u.String(), nil
 }
+
+// Span kinds as start options, built once for the hot paths.
+var (
+	ConsumerSpan = trace.WithSpanKind(trace.SpanKindConsumer)
+	ProducerSpan = trace.WithSpanKind(trace.SpanKindProducer)
+	ClientSpan   = trace.WithSpanKind(trace.SpanKindClient)
+)
