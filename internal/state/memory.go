@@ -23,8 +23,8 @@ type Memory struct {
 
 	mu       sync.Mutex
 	seq      uint64
-	leases   table[map[string]int64] // lease id -> expiry µs
-	buckets  table[float64]          // GCRA theoretical arrival time µs
+	leases   table[*leaseSet]
+	buckets  table[float64] // GCRA theoretical arrival time µs
 	health   table[memHealth]
 	attempts table[memAttempts]
 }
@@ -64,27 +64,42 @@ func (m *Memory) Acquire(_ context.Context, key string, limit int, ttl time.Dura
 	defer m.mu.Unlock()
 	held, ok := m.leases.m[key]
 	if !ok {
-		m.leases.makeRoom(func(h map[string]int64) bool { return pruneLeases(h, us) == 0 })
-		held = make(map[string]int64, limit)
+		m.leases.makeRoom(func(h *leaseSet) bool { return h.prune(us) == 0 })
+		held = &leaseSet{ids: make(map[string]int64, limit), next: math.MaxInt64}
 		m.leases.put(key, held)
 	}
-	if pruneLeases(held, us) >= limit {
+	if len(held.ids) >= limit && held.prune(us) >= limit {
 		return Lease{}, false, nil
 	}
 	m.seq++
 	id := strconv.FormatUint(m.seq, 36)
-	held[id] = us + ttl.Microseconds()
+	exp := us + ttl.Microseconds()
+	held.ids[id] = exp
+	held.next = min(held.next, exp)
 	return Lease{Key: key, ID: id}, true, nil
 }
 
-// pruneLeases drops the expired leases and returns how many are left.
-func pruneLeases(held map[string]int64, now int64) int {
-	for id, exp := range held {
+// leaseSet is one key's leases: id -> expiry µs. next is at or before the
+// earliest expiry, so a full set is only scanned when one may have passed.
+type leaseSet struct {
+	ids  map[string]int64
+	next int64
+}
+
+// prune drops the expired leases and returns how many are left.
+func (h *leaseSet) prune(now int64) int {
+	if now < h.next {
+		return len(h.ids)
+	}
+	h.next = math.MaxInt64
+	for id, exp := range h.ids {
 		if exp <= now {
-			delete(held, id)
+			delete(h.ids, id)
+		} else {
+			h.next = min(h.next, exp)
 		}
 	}
-	return len(held)
+	return len(h.ids)
 }
 
 // Release implements State.
@@ -92,8 +107,8 @@ func (m *Memory) Release(_ context.Context, lease Lease) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if held, ok := m.leases.m[lease.Key]; ok {
-		delete(held, lease.ID)
-		if len(held) == 0 {
+		delete(held.ids, lease.ID)
+		if len(held.ids) == 0 {
 			delete(m.leases.m, lease.Key)
 		}
 	}
