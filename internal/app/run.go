@@ -171,12 +171,14 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			Policy:              retry.Policy{Delays: cfg.RetrySchedule, Jitter: 0.2, MaxRetryAfter: time.Hour},
 			MaxInFlight:         cfg.MaxInFlight,
 			EndpointConcurrency: cfg.EndpointConcurrency,
-			EndpointRate:        cfg.EndpointRate,
-			DisableAfter:        cfg.DisableAfter,
-			Logger:              log,
-			Metrics:             tm,
-			Tracer:              tracer("delivery"),
-			SendTraceparent:     cfg.SendTraceparent,
+			// A job waiting for a slot then attempting must finish within AckWait.
+			SlotWait:        min(time.Second, (cfg.Stream.AckWait-cfg.DeliveryTimeout)/2),
+			EndpointRate:    cfg.EndpointRate,
+			DisableAfter:    cfg.DisableAfter,
+			Logger:          log,
+			Metrics:         tm,
+			Tracer:          tracer("delivery"),
+			SendTraceparent: cfg.SendTraceparent,
 		})
 		if err != nil {
 			return err

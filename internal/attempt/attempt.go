@@ -13,6 +13,10 @@ const (
 	Parked    = "parked"    // webhook disabled; copied to DEAD for replay
 	Deferred  = "deferred"  // not attempted: circuit open; rescheduled
 	Dropped   = "dropped"   // webhook deleted
+	// HandedBack: not attempted: the endpoint was at its in-flight cap;
+	// the job goes back to its shard for a moment (never logged as an
+	// attempt, only counted).
+	HandedBack = "handed_back"
 )
 
 // MaxResponse is how much of the response body a record keeps.

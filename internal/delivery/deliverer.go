@@ -6,7 +6,11 @@
 //
 // Endpoints are isolated from each other: a circuit breaker, an in-flight cap
 // and a rate limit per endpoint, shared by all replicas through the State.
-// A job for a busy or open-circuit endpoint is rescheduled, never held.
+// A job for an open-circuit endpoint is rescheduled. A job for an endpoint
+// at its in-flight cap waits briefly in this process when one of our
+// attempts to that endpoint is about to pass it its slot (see waiting), and
+// is otherwise handed back to its shard for a moment; it is never held
+// longer than SlotWait.
 package delivery
 
 import (
@@ -62,12 +66,16 @@ type Config struct {
 	PullBatch   int // messages buffered per shard consumer
 	UserAgent   string
 
-	EndpointConcurrency int     // attempts in flight per endpoint, all replicas
-	EndpointRate        float64 // attempts per second per endpoint; 0: no limit
-	EndpointBurst       int
-	UnhealthyAfter      int           // consecutive failures before UNHEALTHY
-	DisableAfter        time.Duration // failing continuously this long: disabled
-	AttemptIndexSize    int           // recent attempts kept per webhook
+	EndpointConcurrency int // attempts in flight per endpoint, all replicas
+	// SlotWait is the longest a job waits in this process for a slot of
+	// its endpoint to pass to it (see waiting); 0: 1s. Keep it well below
+	// AckWait minus Timeout.
+	SlotWait         time.Duration
+	EndpointRate     float64 // attempts per second per endpoint; 0: no limit
+	EndpointBurst    int
+	UnhealthyAfter   int           // consecutive failures before UNHEALTHY
+	DisableAfter     time.Duration // failing continuously this long: disabled
+	AttemptIndexSize int           // recent attempts kept per webhook
 
 	// StopTimeout bounds how long Run waits for in-flight attempts after
 	// its context ends; what is still running then is handed back (Nak).
@@ -109,6 +117,7 @@ type Deliverer struct {
 	hardStop context.Context
 	stopping chan struct{} // closed when Run begins to stop
 	local    *local        // this process's view of endpoint health
+	waiting  *waiting      // jobs waiting for a slot of their endpoint
 	attempts *attemptLog   // batched writes of the attempt log
 }
 
@@ -133,6 +142,9 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 	}
 	if cfg.EndpointConcurrency < 1 {
 		cfg.EndpointConcurrency = 32
+	}
+	if cfg.SlotWait <= 0 {
+		cfg.SlotWait = time.Second
 	}
 	if cfg.EndpointBurst < 1 {
 		cfg.EndpointBurst = max(1, int(cfg.EndpointRate))
@@ -159,7 +171,7 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	return &Deliverer{Deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight), local: newLocal(),
-		attempts: newAttemptLog(deps.JS, deps.State, cfg.AttemptIndexSize, cfg.Logger)}, nil
+		waiting: newWaiting(cfg.SlotWait), attempts: newAttemptLog(deps.JS, deps.State, cfg.AttemptIndexSize, cfg.Logger)}, nil
 }
 
 // Run consumes every shard until ctx ends. Then it drains the consumers
@@ -190,8 +202,14 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 	}()
 	var consumers []jetstream.ConsumeContext
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go d.sweep(sweepCtx)
 	stopAll := func() {
 		close(d.stopping)
+		for _, w := range d.waiting.close() {
+			_ = w.m.Nak() // draining: another deliverer takes it now
+		}
 		for _, cc := range consumers {
 			cc.Drain()
 		}
@@ -232,6 +250,22 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		<-done
 	}
 	return nil
+}
+
+// sweep hands back the jobs that waited SlotWait for a slot in vain.
+func (d *Deliverer) sweep(ctx context.Context) {
+	t := time.NewTicker(d.cfg.SlotWait / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, w := range d.waiting.expired(now) {
+				d.handBack(w.m)
+			}
+		}
+	}
 }
 
 // consumeError logs what the shard's pull loop reports. A missing
@@ -294,37 +328,54 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 	if !d.admit(ctx, m, j, log) {
 		return
 	}
-	lease, ok := d.acquire(ctx, m, j.WebhookID, log)
+	w := &waiter{m: m, j: &j, entry: entry, log: log}
+	if !d.allow(ctx, w) {
+		return
+	}
+	s, ok := d.acquire(ctx, w)
 	if !ok {
 		return
 	}
-	ctx, span := d.startSpan(ctx, &j)
+	// The endpoint's slot passes from job to job while some wait for it.
+	for w != nil {
+		w = d.deliver(ctx, w, s)
+		if w != nil && !d.allow(ctx, w) {
+			d.release(ctx, w.j.WebhookID, s, 0, false)
+			return
+		}
+	}
+}
+
+// deliver makes one attempt with the endpoint slot s (nil when the shared
+// state could not give one) and does what its outcome asks. It returns the
+// next job waiting for the same endpoint when the slot passes to it.
+func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *waiter) {
+	m, j, log := w.m, w.j, w.log
+	ctx, span := d.startSpan(ctx, j)
 	defer span.End()
-	out := d.attempt(ctx, entry, &j)
+	out := d.attempt(ctx, w.entry, j)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("http.response.status_code", out.status), attribute.String("webhooks.error_class", out.class))
 	}
 	if !out.ok() {
 		span.SetStatus(codes.Error, out.errText)
 	}
-	if lease != nil {
-		if err := d.State.Release(context.WithoutCancel(ctx), *lease); err != nil {
-			log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "err", err)
-		}
+	if s != nil {
+		next = d.release(ctx, j.WebhookID, s, out.latency, out.ok() && ctx.Err() == nil)
 	}
 	if ctx.Err() != nil {
 		// Shutting down mid-attempt: hand the job back untouched.
 		_ = m.Nak()
-		return
+		return next
 	}
 	d.cfg.Metrics.Attempt(out.outcomeClass(), out.status, out.latency)
 	log.out = &out
-	rec := out.record(&j)
+	rec := out.record(j)
 
 	switch {
 	case out.ok():
 		rec.Outcome = attempt.Delivered
-		d.health(ctx, entry, &j, true, log)
+		d.health(ctx, w.entry, j, true, log)
 		if err := d.record(rec); err != nil {
 			log.Warn("delivery: attempt log write failed", "err", err)
 		}
@@ -340,17 +391,17 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		rec.Outcome = attempt.Parked
 		_ = d.record(rec)
 		log.WarnContext(ctx, "endpoint answered 410 Gone: disabling webhook")
-		if err := d.disable(ctx, &j, "gone", log); err != nil {
+		if err := d.disable(ctx, j, "gone", log); err != nil {
 			_ = m.NakWithDelay(time.Second)
-			return
+			return next
 		}
-		d.park(ctx, m, &j, log, "gone")
+		d.park(ctx, m, j, log, "gone")
 	default:
-		if d.health(ctx, entry, &j, false, log) {
+		if d.health(ctx, w.entry, j, false, log) {
 			rec.Outcome = attempt.Parked
 			_ = d.record(rec)
-			d.park(ctx, m, &j, log, "disabled")
-			return
+			d.park(ctx, m, j, log, "disabled")
+			return next
 		}
 		delay, more := d.cfg.Policy.Next(j.Attempt)
 		if !more {
@@ -358,23 +409,24 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 			_ = d.record(rec)
 			log.WarnContext(ctx, "delivery failed; attempts exhausted: dead-lettered", "err", out.errText)
 			d.cfg.Metrics.Outcome(attempt.Dead)
-			d.finish(m, log, d.deadLetter(ctx, &j, "exhausted"), "dead-letter")
-			return
+			d.finish(m, log, d.deadLetter(ctx, j, "exhausted"), "dead-letter")
+			return next
 		}
 		if out.retryIn > 0 {
 			delay = d.cfg.Policy.Clamp(out.retryIn, time.Second)
 		}
-		next := j
-		next.Attempt++
-		next.Header = job.CopyHeader(j.Header)
-		linkNext(ctx, next.Header)
+		retry := *j
+		retry.Attempt++
+		retry.Header = job.CopyHeader(j.Header)
+		linkNext(ctx, retry.Header)
 		at := scheduleTime(time.Now().Add(delay))
 		rec.Outcome, rec.NextAttemptAt = attempt.Retry, &at
 		_ = d.record(rec)
 		log.InfoContext(ctx, "delivery failed; retry scheduled", "next_attempt_at", at, "err", out.errText)
 		d.cfg.Metrics.Outcome(attempt.Retry)
-		d.finish(m, log, d.schedule(ctx, m.Subject(), next, at), "retry schedule")
+		d.finish(m, log, d.schedule(ctx, m.Subject(), retry, at), "retry schedule")
 	}
+	return next
 }
 
 // admit asks the endpoint's circuit breaker. When the circuit is open the
@@ -402,30 +454,75 @@ func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *
 	return false
 }
 
-// acquire takes a rate token and an in-flight slot of the endpoint. A job
-// that must wait is handed back with a short delay, or rescheduled when the
-// wait is long; it is never held.
-func (d *Deliverer) acquire(ctx context.Context, m jetstream.Msg, webhookID string, log *jobLog) (*state.Lease, bool) {
-	now := time.Now()
-	if d.cfg.EndpointRate > 0 {
-		wait, err := d.State.Allow(ctx, webhookID, d.cfg.EndpointRate, d.cfg.EndpointBurst, now)
-		if err != nil {
-			log.Warn("delivery: rate state unavailable; attempting anyway", "err", err)
-		} else if wait > 0 {
-			d.backOff(ctx, m, wait, log)
-			return nil, false
-		}
+// allow takes a rate token of the endpoint, if it has a rate limit. A job
+// that must wait for one is handed back (see backOff).
+func (d *Deliverer) allow(ctx context.Context, w *waiter) bool {
+	if d.cfg.EndpointRate <= 0 {
+		return true
 	}
-	lease, ok, err := d.State.Acquire(ctx, webhookID, d.cfg.EndpointConcurrency, d.cfg.Timeout+5*time.Second, now)
+	wait, err := d.State.Allow(ctx, w.j.WebhookID, d.cfg.EndpointRate, d.cfg.EndpointBurst, time.Now())
 	if err != nil {
-		log.Warn("delivery: in-flight state unavailable; attempting anyway", "err", err)
+		w.log.Warn("delivery: rate state unavailable; attempting anyway", "err", err)
+		return true
+	}
+	if wait > 0 {
+		d.backOff(ctx, w.m, wait, w.log)
+		return false
+	}
+	return true
+}
+
+// acquire takes an in-flight slot of the endpoint. A job that finds the
+// endpoint at its cap waits in this process when an attempt of ours will
+// pass it a slot soon (see waiting); otherwise it is handed back with a
+// short delay. It is never held longer.
+func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
+	now := time.Now()
+	lease, ok, err := d.State.Acquire(ctx, w.j.WebhookID, d.cfg.EndpointConcurrency, d.leaseTTL(), now)
+	if err != nil {
+		w.log.Warn("delivery: in-flight state unavailable; attempting anyway", "err", err)
 		return nil, true
 	}
 	if !ok {
-		d.backOff(ctx, m, 50*time.Millisecond+rand.N(200*time.Millisecond), log)
+		w.since = now
+		if !d.waiting.enqueue(w.j.WebhookID, *w) {
+			d.handBack(w.m)
+		}
 		return nil, false
 	}
-	return &lease, true
+	d.waiting.started(w.j.WebhookID)
+	return &slot{lease: lease, at: now}, true
+}
+
+// leaseTTL is how long the shared state keeps an endpoint slot whose
+// holder died without releasing it.
+func (d *Deliverer) leaseTTL() time.Duration { return d.cfg.Timeout + 5*time.Second }
+
+// release ends an attempt that held slot s of endpoint key. After a
+// success the slot passes to the oldest job waiting for the endpoint, if
+// any and the lease is fresh; otherwise it goes back to the shared state.
+// Jobs left waiting behind a failure, or behind no attempt at all, are
+// handed back.
+func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency time.Duration, ok bool) *waiter {
+	now := time.Now()
+	pass := ok && leaseFresh(s.at, d.leaseTTL(), now)
+	next, orphans := d.waiting.done(key, latency, pass, now)
+	if next == nil {
+		if err := d.State.Release(context.WithoutCancel(ctx), s.lease); err != nil {
+			d.log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "webhook_id", key, "err", err)
+		}
+	}
+	for _, o := range orphans {
+		d.handBack(o.m)
+	}
+	return next
+}
+
+// handBack returns a job that found its endpoint at the in-flight cap, to
+// be delivered again in a moment (to this or another replica).
+func (d *Deliverer) handBack(m jetstream.Msg) {
+	d.cfg.Metrics.Outcome(attempt.HandedBack)
+	_ = m.NakWithDelay(50*time.Millisecond + rand.N(200*time.Millisecond))
 }
 
 // backOff returns a job that may not run yet: a short wait is a Nak with

@@ -57,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	})
 	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "webhooks_deliveries_total",
-		Help: "Delivery decisions by outcome: delivered, retry, dead, parked, deferred, dropped.",
+		Help: "Delivery decisions by outcome: delivered, retry, dead, parked, deferred, dropped, handed_back (endpoint at its in-flight cap).",
 	}, []string{"outcome"})
 	attemptSeconds := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "webhooks_attempt_duration_seconds",
@@ -100,7 +100,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		dispatched: newCounters(dispatched),
 		jobs:       jobs,
 		outcomes: newCounters(outcomes,
-			attempt.Delivered, attempt.Retry, attempt.Dead, attempt.Parked, attempt.Deferred, attempt.Dropped),
+			attempt.Delivered, attempt.Retry, attempt.Dead, attempt.Parked, attempt.Deferred, attempt.Dropped, attempt.HandedBack),
 		delivered:  delivered,
 		pending:    pending,
 		ackPending: ackPending,

@@ -1,0 +1,177 @@
+package delivery
+
+import (
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bluehq/webhooks/internal/job"
+	"github.com/bluehq/webhooks/internal/registry"
+	"github.com/bluehq/webhooks/internal/state"
+)
+
+// waiting holds, per endpoint, the jobs that found the endpoint at its
+// in-flight cap while this process has attempts to it under way. When one
+// of those attempts succeeds, its lease passes straight to the oldest
+// waiting job: no hand-back to JetStream, no redelivery, no round trip to
+// the shared state to release and take the slot again.
+//
+// A job waits only where the wait should be short: at most maxWait, and
+// only as many jobs as the endpoint's running attempts can take in that
+// time at their recent latency (none behind an endpoint that hangs). A job
+// waits without a goroutine or a process-wide slot; what it holds is its
+// place in its shard's ack-pending, which is why the wait is bounded.
+// Jobs that outwait maxWait, that wait behind a failure, or that are left
+// when the last running attempt ends are handed back as before.
+type waiting struct {
+	maxWait time.Duration
+
+	mu        sync.Mutex
+	endpoints map[string]*line
+	closed    bool
+}
+
+// line is one endpoint's attempts in this process and the jobs behind them.
+type line struct {
+	running int           // attempts holding a lease of the endpoint
+	latency time.Duration // moving average of their latency; 0: none yet
+	jobs    []waiter      // oldest first
+	last    time.Time     // when an attempt last ended
+}
+
+// idleLine is how long the line of an endpoint with no attempt running is
+// kept (for its latency) before it is forgotten.
+const idleLine = time.Minute
+
+// waiter is a job that passed every check but the endpoint's in-flight cap.
+type waiter struct {
+	m     jetstream.Msg
+	j     *job.Job
+	entry *registry.Entry
+	log   *jobLog
+	since time.Time
+}
+
+// maxWaiters bounds one endpoint's line whatever its latency; a shard's
+// MaxAckPending bounds what can reach it anyway.
+const maxWaiters = 4096
+
+func newWaiting(maxWait time.Duration) *waiting {
+	return &waiting{maxWait: maxWait, endpoints: make(map[string]*line)}
+}
+
+// started counts an attempt that took a lease of key from the shared state.
+func (w *waiting) started(key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.endpoints[key]
+	if l == nil {
+		l = &line{}
+		w.endpoints[key] = l
+	}
+	l.running++
+}
+
+// enqueue puts a job in key's line if an attempt of this process will
+// free a slot soon enough; false means the caller hands the job back.
+func (w *waiting) enqueue(key string, wt waiter) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.endpoints[key]
+	if w.closed || l == nil || l.running == 0 || len(l.jobs) >= l.capacity(w.maxWait) {
+		return false
+	}
+	l.jobs = append(l.jobs, wt)
+	return true
+}
+
+// capacity is how many jobs the running attempts take within maxWait at
+// their recent latency: one per attempt until a latency is known.
+func (l *line) capacity(maxWait time.Duration) int {
+	if l.latency <= 0 {
+		return l.running
+	}
+	return min(maxWaiters, l.running*int(maxWait/l.latency))
+}
+
+// done ends an attempt of key that held a lease. With pass (the attempt
+// succeeded and its lease may be reused) the oldest waiting job is
+// returned and inherits the lease; otherwise the attempt stops running.
+// orphans are the jobs that must be handed back now: all of the line
+// after a failure (they go through the circuit breaker again), or what is
+// left when no attempt runs any more.
+func (w *waiting) done(key string, latency time.Duration, pass bool, now time.Time) (next *waiter, orphans []waiter) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.endpoints[key]
+	if l == nil || l.running == 0 { // not counted by started: nothing to do
+		return nil, nil
+	}
+	l.last = now
+	if l.latency == 0 {
+		l.latency = latency
+	} else {
+		l.latency += (latency - l.latency) / 8
+	}
+	if pass && !w.closed && len(l.jobs) > 0 {
+		wt := l.jobs[0]
+		l.jobs[0] = waiter{}
+		l.jobs = l.jobs[1:]
+		return &wt, nil
+	}
+	l.running--
+	if !pass || l.running == 0 {
+		orphans, l.jobs = l.jobs, nil
+	}
+	return nil, orphans
+}
+
+// expired takes out the jobs that have waited maxWait or longer, and
+// forgets the endpoints idle for a while.
+func (w *waiting) expired(now time.Time) []waiter {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []waiter
+	for key, l := range w.endpoints {
+		if l.running == 0 && len(l.jobs) == 0 && now.Sub(l.last) >= idleLine {
+			delete(w.endpoints, key)
+			continue
+		}
+		n := 0
+		for n < len(l.jobs) && now.Sub(l.jobs[n].since) >= w.maxWait {
+			n++
+		}
+		if n > 0 {
+			out = append(out, l.jobs[:n]...)
+			l.jobs = append(l.jobs[:0:0], l.jobs[n:]...)
+		}
+	}
+	return out
+}
+
+// close refuses new waiters and returns everything still waiting.
+func (w *waiting) close() []waiter {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	var out []waiter
+	for _, l := range w.endpoints {
+		out = append(out, l.jobs...)
+		l.jobs = nil
+	}
+	return out
+}
+
+// leaseFresh reports whether a lease taken at may be passed on: the shared
+// state expires it after ttl, so a chain of jobs renews it by taking a new
+// one once half of that has gone.
+func leaseFresh(at time.Time, ttl time.Duration, now time.Time) bool {
+	return now.Sub(at) < ttl/2
+}
+
+// slot is an endpoint lease this process holds.
+type slot struct {
+	lease state.Lease
+	at    time.Time // when it was taken from the shared state
+}

@@ -1,0 +1,296 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluehq/webhooks/internal/attempt"
+	"github.com/bluehq/webhooks/internal/job"
+	"github.com/bluehq/webhooks/internal/registry"
+	"github.com/bluehq/webhooks/internal/retry"
+	"github.com/bluehq/webhooks/internal/seal"
+	"github.com/bluehq/webhooks/internal/state"
+	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/testenv"
+	"github.com/bluehq/webhooks/internal/webhook"
+)
+
+func waiterFor(id string, since time.Time) waiter {
+	return waiter{j: &job.Job{DeliveryID: id}, since: since}
+}
+
+func ids(ws []waiter) []string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.j.DeliveryID)
+	}
+	return out
+}
+
+func TestWaitingLine(t *testing.T) {
+	t0 := time.Now()
+	const key = "wh_a"
+
+	t.Run("no attempt of ours runs: nobody waits", func(t *testing.T) {
+		w := newWaiting(time.Second)
+		if w.enqueue(key, waiterFor("d1", t0)) {
+			t.Fatal("a job waits although no attempt will pass it a slot")
+		}
+	})
+
+	t.Run("one waiter per attempt until a latency is known", func(t *testing.T) {
+		w := newWaiting(time.Second)
+		w.started(key)
+		w.started(key)
+		for i, want := range []bool{true, true, false} {
+			if got := w.enqueue(key, waiterFor(strconv.Itoa(i), t0)); got != want {
+				t.Fatalf("enqueue %d = %v, want %v", i, got, want)
+			}
+		}
+	})
+
+	t.Run("slots pass oldest first; the last attempt leaves nothing behind", func(t *testing.T) {
+		w := newWaiting(time.Second)
+		w.started(key)
+		w.done(key, 10*time.Millisecond, true, t0) // a latency is known: 1 x 1s/10ms = 100 may wait
+		w.started(key)
+		for _, id := range []string{"d1", "d2", "d3"} {
+			if !w.enqueue(key, waiterFor(id, t0)) {
+				t.Fatalf("%s refused", id)
+			}
+		}
+		next, orphans := w.done(key, 10*time.Millisecond, true, t0)
+		if next == nil || next.j.DeliveryID != "d1" || orphans != nil {
+			t.Fatalf("done(pass) = %v, %v; want d1 and no orphans", next, ids(orphans))
+		}
+		// The lease is stale (or the attempt failed): d2 and d3 have no
+		// attempt left to pass them a slot, so they go back.
+		next, orphans = w.done(key, 10*time.Millisecond, false, t0)
+		if next != nil || len(orphans) != 2 || orphans[0].j.DeliveryID != "d2" {
+			t.Fatalf("done(no pass) = %v, %v; want the two left", next, ids(orphans))
+		}
+		if w.enqueue(key, waiterFor("d4", t0)) {
+			t.Fatal("a job waits after the last attempt ended")
+		}
+		if w.expired(t0.Add(idleLine)); len(w.endpoints) != 0 {
+			t.Fatal("an idle endpoint's line is kept forever")
+		}
+	})
+
+	t.Run("a failure sends the whole line back", func(t *testing.T) {
+		w := newWaiting(time.Second)
+		w.started(key)
+		w.started(key)
+		w.enqueue(key, waiterFor("d1", t0))
+		_, orphans := w.done(key, time.Millisecond, false, t0)
+		if len(orphans) != 1 {
+			t.Fatalf("orphans = %v, want d1", ids(orphans))
+		}
+	})
+
+	t.Run("nobody waits behind an endpoint slower than the wait", func(t *testing.T) {
+		w := newWaiting(time.Second)
+		w.started(key)
+		w.started(key)
+		w.done(key, 3*time.Second, true, t0)
+		if w.enqueue(key, waiterFor("d1", t0)) {
+			t.Fatal("a job waits behind attempts that take 3s")
+		}
+	})
+
+	t.Run("waits end at maxWait", func(t *testing.T) {
+		w := newWaiting(time.Second)
+		w.started(key)
+		w.done(key, time.Millisecond, true, t0)
+		w.started(key)
+		w.enqueue(key, waiterFor("old", t0))
+		w.enqueue(key, waiterFor("new", t0.Add(500*time.Millisecond)))
+		if got := ids(w.expired(t0.Add(time.Second))); len(got) != 1 || got[0] != "old" {
+			t.Fatalf("expired = %v, want [old]", got)
+		}
+		if got := ids(w.close()); len(got) != 1 || got[0] != "new" {
+			t.Fatalf("close = %v, want [new]", got)
+		}
+		if w.enqueue(key, waiterFor("late", t0)) {
+			t.Fatal("enqueue after close")
+		}
+		if next, _ := w.done(key, time.Millisecond, true, t0); next != nil {
+			t.Fatal("a slot passed after close")
+		}
+	})
+}
+
+// outcomes counts the deliverer's decisions.
+type outcomes struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (o *outcomes) Attempt(string, int, time.Duration) {}
+func (o *outcomes) Delivered(time.Duration)            {}
+func (o *outcomes) Outcome(outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n == nil {
+		o.n = map[string]int{}
+	}
+	o.n[outcome]++
+}
+
+func (o *outcomes) get(outcome string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.n[outcome]
+}
+
+// receiver counts each delivery id it is sent, after calling hold.
+type receiver struct {
+	mu   sync.Mutex
+	seen map[string]int
+	hold func()
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.hold != nil {
+		r.hold()
+	}
+	r.mu.Lock()
+	r.seen[req.Header.Get("webhook-id")]++
+	r.mu.Unlock()
+}
+
+func (r *receiver) count() (distinct, total int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range r.seen {
+		total += n
+	}
+	return len(r.seen), total
+}
+
+// deliveryRig is a deliverer on a real JetStream and in-process state,
+// with one webhook pointing at rcv.
+type deliveryRig struct {
+	n     *testenv.NATS
+	hook  *webhook.Webhook
+	count *outcomes
+}
+
+func startRig(t *testing.T, rcv http.Handler, cfg Config) *deliveryRig {
+	t.Helper()
+	ctx := t.Context()
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	n := testenv.StartNATS(t, 1)
+	kv, err := n.JS.KeyValue(ctx, stream.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := seal.New(seal.DevKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := registry.NewStore(kv, registry.StoreConfig{Box: box})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook, _, err := store.Create(ctx, &webhook.Webhook{
+		CompanyID: testenv.ID("co"), Name: "line", URL: srv.URL, Enabled: true, Events: []string{"TODO_CREATED"},
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := registry.NewCache(kv, registry.CacheConfig{Box: box})
+	runCtx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = cache.Run(runCtx) })
+	<-cache.Ready()
+
+	rig := &deliveryRig{n: n, hook: hook, count: &outcomes{}}
+	cfg.Shards, cfg.Metrics = 1, rig.count
+	cfg.Timeout = 10 * time.Second
+	cfg.Policy = retry.Policy{Delays: []time.Duration{time.Second}}
+	d, err := New(Deps{
+		JS: n.JS, Resolver: cache, Registry: store, State: state.NewMemory(state.BreakerPolicy{}),
+		Client: NewClient(nil, cfg.Timeout, 64),
+	}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { _ = d.Run(runCtx) })
+	t.Cleanup(func() { stop(); wg.Wait() })
+	return rig
+}
+
+// publish sends count first attempts of new deliveries to the rig's webhook.
+func (r *deliveryRig) publish(t *testing.T, prefix string, count int) {
+	t.Helper()
+	for i := range count {
+		eventID := prefix + strconv.Itoa(i)
+		j := job.Job{
+			DeliveryID: job.DeliveryID(eventID, r.hook.ID, time.Now()), CompanyID: r.hook.CompanyID,
+			WebhookID: r.hook.ID, EventID: eventID, EventType: "TODO_CREATED", Attempt: 1, Body: []byte(`{}`),
+		}
+		if _, err := r.n.JS.PublishMsg(t.Context(), j.Msg(stream.DeliverySubject(r.hook.ID, 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Jobs that find their endpoint at its in-flight cap wait for a slot of
+// ours instead of going back to JetStream: a burst of 200 jobs to an
+// endpoint taking 4 at a time is delivered exactly once each, with (almost)
+// none handed back. Without the line, nearly every job went back at least
+// once (each one beyond the 4 running).
+func TestJobsWaitForTheirEndpointsSlot(t *testing.T) {
+	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
+	rig := startRig(t, rcv, Config{EndpointConcurrency: 4, SlotWait: 2 * time.Second})
+
+	rig.publish(t, "evt_warm", 1) // a latency for the line's estimate
+	testenv.Eventually(t, 10*time.Second, func() bool { d, _ := rcv.count(); return d == 1 }, "warm-up delivery")
+	rig.publish(t, "evt_burst", 200)
+	testenv.Eventually(t, 30*time.Second, func() bool { d, _ := rcv.count(); return d == 201 }, "201 deliveries")
+	time.Sleep(200 * time.Millisecond) // a duplicate would show up by now
+	if d, total := rcv.count(); total != d {
+		t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
+	}
+	if got := rig.count.get(attempt.Delivered); got != 201 {
+		t.Errorf("delivered outcomes = %d, want 201", got)
+	}
+	if hb := rig.count.get(attempt.HandedBack); hb > 20 {
+		t.Errorf("%d jobs handed back for 200 (cap 4); want almost none", hb)
+	}
+}
+
+// Nobody waits long behind an endpoint that hangs: the one job allowed to
+// wait (no latency known yet) goes back after SlotWait, the others at
+// once, and all are delivered, once, when the endpoint answers again.
+func TestWaitingEndsBehindAHangingEndpoint(t *testing.T) {
+	release := make(chan struct{})
+	var hanging atomic.Bool
+	hanging.Store(true)
+	rcv := &receiver{seen: map[string]int{}, hold: func() {
+		if hanging.Load() {
+			<-release
+		}
+	}}
+	rig := startRig(t, rcv, Config{EndpointConcurrency: 1, SlotWait: 300 * time.Millisecond})
+
+	rig.publish(t, "evt_hang", 4)
+	// One attempt hangs; the other three go back and come back, again and
+	// again, the one that waited included (after SlotWait).
+	testenv.Eventually(t, 10*time.Second, func() bool { return rig.count.get(attempt.HandedBack) >= 6 }, "jobs handed back while the endpoint hangs")
+	hanging.Store(false)
+	close(release)
+	testenv.Eventually(t, 20*time.Second, func() bool { d, _ := rcv.count(); return d == 4 }, "4 deliveries once the endpoint answers")
+	time.Sleep(200 * time.Millisecond)
+	if d, total := rcv.count(); total != d {
+		t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
+	}
+}
