@@ -94,9 +94,11 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 	bp := respBufs.Get().(*[]byte)
 	defer respBufs.Put(bp)
 	n, _ := io.ReadFull(resp.Body, *bp)
-	// Drain a little more so the connection can be reused; a larger body
-	// costs the connection instead.
-	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	if n == len(*bp) {
+		// Drain a little more so the connection can be reused; a larger
+		// body costs the connection instead.
+		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	}
 	out := outcome{status: resp.StatusCode, latency: time.Since(start), traceID: traceIDString(traceID)}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
