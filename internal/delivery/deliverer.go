@@ -478,13 +478,16 @@ func (d *Deliverer) allow(ctx context.Context, w *waiter) bool {
 // short delay. It is never held longer.
 func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
 	now := time.Now()
+	w.since = now
+	if d.waiting.join(w.j.WebhookID, *w, d.cfg.EndpointConcurrency) {
+		return nil, false
+	}
 	lease, ok, err := d.State.Acquire(ctx, w.j.WebhookID, d.cfg.EndpointConcurrency, d.leaseTTL(), now)
 	if err != nil {
 		w.log.Warn("delivery: in-flight state unavailable; attempting anyway", "err", err)
 		return nil, true
 	}
 	if !ok {
-		w.since = now
 		if !d.waiting.enqueue(w.j.WebhookID, *w) {
 			d.handBack(w.m)
 		}
@@ -500,17 +503,16 @@ func (d *Deliverer) leaseTTL() time.Duration { return d.cfg.Timeout + 5*time.Sec
 
 // release ends an attempt that held slot s of endpoint key. After a
 // success the slot passes to the oldest job waiting for the endpoint, if
-// any and the lease is fresh; otherwise it goes back to the shared state.
-// Jobs left waiting behind a failure, or behind no attempt at all, are
-// handed back.
+// any and the slot is passable; otherwise it goes back to the shared
+// state. Jobs left waiting behind a failure, or behind no attempt at all,
+// are handed back.
 func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency time.Duration, ok bool) *waiter {
 	now := time.Now()
-	pass := ok && leaseFresh(s.at, d.leaseTTL(), now)
-	next, orphans := d.waiting.done(key, latency, pass, now)
-	if next == nil {
-		if err := d.State.Release(context.WithoutCancel(ctx), s.lease); err != nil {
-			d.log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "webhook_id", key, "err", err)
-		}
+	next, orphans := d.waiting.done(key, latency, ok, s.passable(d.leaseTTL(), now), now)
+	if next != nil {
+		s.passes++
+	} else if err := d.State.Release(context.WithoutCancel(ctx), s.lease); err != nil {
+		d.log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "webhook_id", key, "err", err)
 	}
 	for _, o := range orphans {
 		d.handBack(o.m)

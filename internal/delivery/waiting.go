@@ -78,7 +78,24 @@ func (w *waiting) started(key string) {
 func (w *waiting) enqueue(key string, wt waiter) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.enqueueLocked(w.endpoints[key], wt)
+}
+
+// join puts a job at the end of key's line without asking the shared state
+// for a slot, when that is known to be at the cap: jobs are waiting already
+// (and a newcomer must not overtake them), or this process alone holds
+// limit slots. False: ask the shared state.
+func (w *waiting) join(key string, wt waiter, limit int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	l := w.endpoints[key]
+	if l == nil || len(l.jobs) == 0 && l.running < limit {
+		return false
+	}
+	return w.enqueueLocked(l, wt)
+}
+
+func (w *waiting) enqueueLocked(l *line, wt waiter) bool {
 	if w.closed || l == nil || l.running == 0 || len(l.jobs) >= l.capacity(w.maxWait) {
 		return false
 	}
@@ -96,12 +113,12 @@ func (l *line) capacity(maxWait time.Duration) int {
 }
 
 // done ends an attempt of key that held a lease. With pass (the attempt
-// succeeded and its lease may be reused) the oldest waiting job is
-// returned and inherits the lease; otherwise the attempt stops running.
-// orphans are the jobs that must be handed back now: all of the line
-// after a failure (they go through the circuit breaker again), or what is
-// left when no attempt runs any more.
-func (w *waiting) done(key string, latency time.Duration, pass bool, now time.Time) (next *waiter, orphans []waiter) {
+// succeeded and its slot may be reused) the oldest waiting job is returned
+// and inherits the slot; otherwise the attempt stops running. orphans are
+// the jobs that must be handed back now: all of the line after a failure
+// (they go through the circuit breaker again), or what is left when no
+// attempt runs any more.
+func (w *waiting) done(key string, latency time.Duration, ok, pass bool, now time.Time) (next *waiter, orphans []waiter) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l := w.endpoints[key]
@@ -114,14 +131,14 @@ func (w *waiting) done(key string, latency time.Duration, pass bool, now time.Ti
 	} else {
 		l.latency += (latency - l.latency) / 8
 	}
-	if pass && !w.closed && len(l.jobs) > 0 {
+	if ok && pass && !w.closed && len(l.jobs) > 0 {
 		wt := l.jobs[0]
 		l.jobs[0] = waiter{}
 		l.jobs = l.jobs[1:]
 		return &wt, nil
 	}
 	l.running--
-	if !pass || l.running == 0 {
+	if !ok || l.running == 0 {
 		orphans, l.jobs = l.jobs, nil
 	}
 	return nil, orphans
@@ -163,15 +180,22 @@ func (w *waiting) close() []waiter {
 	return out
 }
 
-// leaseFresh reports whether a lease taken at may be passed on: the shared
-// state expires it after ttl, so a chain of jobs renews it by taking a new
-// one once half of that has gone.
-func leaseFresh(at time.Time, ttl time.Duration, now time.Time) bool {
-	return now.Sub(at) < ttl/2
-}
+// maxPasses bounds how many jobs in a row one slot serves before it goes
+// back to the shared state. Otherwise the replica that holds an endpoint's
+// slots keeps them all while the endpoint stays busy, and every job that
+// another replica pulls for it finds the cap and is handed back.
+const maxPasses = 64
 
 // slot is an endpoint lease this process holds.
 type slot struct {
-	lease state.Lease
-	at    time.Time // when it was taken from the shared state
+	lease  state.Lease
+	at     time.Time // when it was taken from the shared state
+	passes int       // jobs it served after the first
+}
+
+// passable reports whether s may serve one more job: not too many in a
+// row, and its lease is fresh (the shared state expires it after ttl, so
+// a chain renews it by taking a new one once half of that has gone).
+func (s *slot) passable(ttl time.Duration, now time.Time) bool {
+	return s.passes < maxPasses && now.Sub(s.at) < ttl/2
 }

@@ -58,20 +58,20 @@ func TestWaitingLine(t *testing.T) {
 	t.Run("slots pass oldest first; the last attempt leaves nothing behind", func(t *testing.T) {
 		w := newWaiting(time.Second)
 		w.started(key)
-		w.done(key, 10*time.Millisecond, true, t0) // a latency is known: 1 x 1s/10ms = 100 may wait
+		w.done(key, 10*time.Millisecond, true, true, t0) // a latency is known: 1 x 1s/10ms = 100 may wait
 		w.started(key)
 		for _, id := range []string{"d1", "d2", "d3"} {
 			if !w.enqueue(key, waiterFor(id, t0)) {
 				t.Fatalf("%s refused", id)
 			}
 		}
-		next, orphans := w.done(key, 10*time.Millisecond, true, t0)
+		next, orphans := w.done(key, 10*time.Millisecond, true, true, t0)
 		if next == nil || next.j.DeliveryID != "d1" || orphans != nil {
 			t.Fatalf("done(pass) = %v, %v; want d1 and no orphans", next, ids(orphans))
 		}
 		// The lease is stale (or the attempt failed): d2 and d3 have no
 		// attempt left to pass them a slot, so they go back.
-		next, orphans = w.done(key, 10*time.Millisecond, false, t0)
+		next, orphans = w.done(key, 10*time.Millisecond, true, false, t0)
 		if next != nil || len(orphans) != 2 || orphans[0].j.DeliveryID != "d2" {
 			t.Fatalf("done(no pass) = %v, %v; want the two left", next, ids(orphans))
 		}
@@ -83,12 +83,58 @@ func TestWaitingLine(t *testing.T) {
 		}
 	})
 
+	t.Run("a slot that may not pass leaves the line to the other attempts", func(t *testing.T) {
+		w := newWaiting(time.Second)
+		w.started(key)
+		w.done(key, 10*time.Millisecond, true, true, t0)
+		w.started(key)
+		w.started(key)
+		w.enqueue(key, waiterFor("d1", t0))
+		if next, orphans := w.done(key, 10*time.Millisecond, true, false, t0); next != nil || orphans != nil {
+			t.Fatalf("done(ok, no pass) = %v, %v; want d1 left waiting", next, ids(orphans))
+		}
+		if next, _ := w.done(key, 10*time.Millisecond, true, true, t0); next == nil || next.j.DeliveryID != "d1" {
+			t.Fatalf("the other attempt's slot did not pass to d1: %v", next)
+		}
+	})
+
+	t.Run("a slot passes a bounded number of times, while its lease is fresh", func(t *testing.T) {
+		const ttl = 10 * time.Second
+		s := &slot{at: t0}
+		if !s.passable(ttl, t0.Add(4*time.Second)) || s.passable(ttl, t0.Add(5*time.Second)) {
+			t.Error("a lease may pass until half its TTL has gone, not after")
+		}
+		s.passes = maxPasses
+		if s.passable(ttl, t0) {
+			t.Errorf("a slot passed %d times passes again", maxPasses)
+		}
+	})
+
+	t.Run("a newcomer joins a line without asking for a slot only behind others or a full cap", func(t *testing.T) {
+		w := newWaiting(time.Second)
+		w.started(key)
+		w.done(key, 10*time.Millisecond, true, true, t0)
+		w.started(key)
+		if w.join(key, waiterFor("d1", t0), 2) {
+			t.Fatal("joined an empty line with a slot possibly free")
+		}
+		if !w.join(key, waiterFor("d1", t0), 1) {
+			t.Fatal("did not join although this process holds the whole cap")
+		}
+		if !w.join(key, waiterFor("d2", t0), 2) {
+			t.Fatal("did not join behind a waiting job")
+		}
+		if next, _ := w.done(key, 10*time.Millisecond, true, true, t0); next == nil || next.j.DeliveryID != "d1" {
+			t.Fatalf("next = %v, want d1 first", next)
+		}
+	})
+
 	t.Run("a failure sends the whole line back", func(t *testing.T) {
 		w := newWaiting(time.Second)
 		w.started(key)
 		w.started(key)
 		w.enqueue(key, waiterFor("d1", t0))
-		_, orphans := w.done(key, time.Millisecond, false, t0)
+		_, orphans := w.done(key, time.Millisecond, false, true, t0)
 		if len(orphans) != 1 {
 			t.Fatalf("orphans = %v, want d1", ids(orphans))
 		}
@@ -98,7 +144,7 @@ func TestWaitingLine(t *testing.T) {
 		w := newWaiting(time.Second)
 		w.started(key)
 		w.started(key)
-		w.done(key, 3*time.Second, true, t0)
+		w.done(key, 3*time.Second, true, true, t0)
 		if w.enqueue(key, waiterFor("d1", t0)) {
 			t.Fatal("a job waits behind attempts that take 3s")
 		}
@@ -107,7 +153,7 @@ func TestWaitingLine(t *testing.T) {
 	t.Run("waits end at maxWait", func(t *testing.T) {
 		w := newWaiting(time.Second)
 		w.started(key)
-		w.done(key, time.Millisecond, true, t0)
+		w.done(key, time.Millisecond, true, true, t0)
 		w.started(key)
 		w.enqueue(key, waiterFor("old", t0))
 		w.enqueue(key, waiterFor("new", t0.Add(500*time.Millisecond)))
@@ -120,7 +166,7 @@ func TestWaitingLine(t *testing.T) {
 		if w.enqueue(key, waiterFor("late", t0)) {
 			t.Fatal("enqueue after close")
 		}
-		if next, _ := w.done(key, time.Millisecond, true, t0); next != nil {
+		if next, _ := w.done(key, time.Millisecond, true, true, t0); next != nil {
 			t.Fatal("a slot passed after close")
 		}
 	})
