@@ -340,7 +340,9 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 	for w != nil {
 		w = d.deliver(ctx, w, s)
 		if w != nil && !d.allow(ctx, w) {
-			d.release(ctx, w.j.WebhookID, s, 0, false)
+			// No rate token for it (it was handed back): the slot goes back,
+			// and the line waits for our other attempts.
+			d.release(ctx, w.j.WebhookID, s, 0, true, false)
 			return
 		}
 	}
@@ -361,7 +363,7 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 		span.SetStatus(codes.Error, out.errText)
 	}
 	if s != nil {
-		next = d.release(ctx, j.WebhookID, s, out.latency, out.ok() && ctx.Err() == nil)
+		next = d.release(ctx, j.WebhookID, s, out.latency, out.ok() && ctx.Err() == nil, true)
 	}
 	if ctx.Err() != nil {
 		// Shutting down mid-attempt: hand the job back untouched.
@@ -503,12 +505,12 @@ func (d *Deliverer) leaseTTL() time.Duration { return d.cfg.Timeout + 5*time.Sec
 
 // release ends an attempt that held slot s of endpoint key. After a
 // success the slot passes to the oldest job waiting for the endpoint, if
-// any and the slot is passable; otherwise it goes back to the shared
-// state. Jobs left waiting behind a failure, or behind no attempt at all,
-// are handed back.
-func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency time.Duration, ok bool) *waiter {
+// any, mayPass and the slot is passable; otherwise it goes back to the
+// shared state. Jobs left waiting behind a failure, or behind no attempt
+// at all, are handed back.
+func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency time.Duration, ok, mayPass bool) *waiter {
 	now := time.Now()
-	next, orphans := d.waiting.done(key, latency, ok, s.passable(d.leaseTTL(), now), now)
+	next, orphans := d.waiting.done(key, latency, ok, mayPass && s.passable(d.leaseTTL(), now), now)
 	if next != nil {
 		s.passes++
 	} else if err := d.State.Release(context.WithoutCancel(ctx), s.lease); err != nil {

@@ -126,9 +126,11 @@ func (w *waiting) done(key string, latency time.Duration, ok, pass bool, now tim
 		return nil, nil
 	}
 	l.last = now
-	if l.latency == 0 {
+	switch {
+	case latency <= 0: // no attempt made
+	case l.latency == 0:
 		l.latency = latency
-	} else {
+	default:
 		l.latency += (latency - l.latency) / 8
 	}
 	if ok && pass && !w.closed && len(l.jobs) > 0 {

@@ -340,3 +340,20 @@ func TestWaitingEndsBehindAHangingEndpoint(t *testing.T) {
 		t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
 	}
 }
+
+// With a rate limit, a job the slot passes to still takes a rate token;
+// one that gets none goes back, and every job is delivered once.
+func TestWaitingWithARateLimit(t *testing.T) {
+	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
+	rig := startRig(t, rcv, Config{EndpointConcurrency: 2, EndpointRate: 100, EndpointBurst: 5})
+
+	rig.publish(t, "evt_rate", 60)
+	testenv.Eventually(t, 30*time.Second, func() bool { d, _ := rcv.count(); return d == 60 }, "60 deliveries")
+	time.Sleep(200 * time.Millisecond)
+	if d, total := rcv.count(); total != d {
+		t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
+	}
+	if got := rig.count.get(attempt.Delivered); got != 60 {
+		t.Errorf("delivered outcomes = %d, want 60", got)
+	}
+}
