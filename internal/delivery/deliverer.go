@@ -254,7 +254,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 
 // sweep hands back the jobs that waited SlotWait for a slot in vain.
 func (d *Deliverer) sweep(ctx context.Context) {
-	t := time.NewTicker(d.cfg.SlotWait / 4)
+	t := time.NewTicker(max(d.cfg.SlotWait/4, 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
