@@ -44,7 +44,11 @@ func Render(e *event.Envelope, w *webhook.Webhook) ([]byte, error) {
 // event's values are spliced in as they arrived (valid JSON, checked at
 // publish); strings are escaped as encoding/json would.
 func renderWith(e *event.Envelope, webhookJSON []byte) []byte {
-	b := make([]byte, 0, 160+len(webhookJSON)+len(e.CurrentValue)+len(e.PreviousValue)+2*len(e.ID))
+	// Room for everything: the keys and punctuation (~150 bytes), the time
+	// (at most 35) and every value. Growing it copied the body once more
+	// and allocated about twice its size again.
+	b := make([]byte, 0, 192+len(e.Type)+len(e.ID)+len(e.CompanyID)+len(e.ProjectID)+len(e.ActorID)+
+		len(webhookJSON)+len(e.CurrentValue)+len(e.PreviousValue))
 	b = append(b, `{"event":`...)
 	b = appendString(b, e.Type)
 	b = append(b, `,"eventId":`...)

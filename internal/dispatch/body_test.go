@@ -120,3 +120,16 @@ func BenchmarkSelect(b *testing.B) {
 		_ = entry.Matches(e.Type, e.ProjectID)
 	}
 }
+
+// A body is one allocation of the right size: growing it copied the whole
+// body again and allocated about twice its size.
+func TestRenderAllocatesOnce(t *testing.T) {
+	e := sampleEvent(t)
+	wp, _ := sampleHook().PayloadJSON()
+	for _, prev := range []json.RawMessage{nil, e.CurrentValue} {
+		e.PreviousValue = prev
+		if n := testing.AllocsPerRun(100, func() { _ = renderWith(&e, wp) }); n != 1 {
+			t.Errorf("previousValue %d bytes: %.0f allocations per body, want 1", len(prev), n)
+		}
+	}
+}
