@@ -40,6 +40,12 @@ func TestAttemptLogBatches(t *testing.T) {
 	add(dlvB, hookB, 1, attempt.Delivered)
 	add(dlvA1, hookA, 2, attempt.Delivered)
 	l.flush(ctx)
+	// The writes are asynchronous: wait for their acks before reading.
+	select {
+	case <-n.JS.PublishAsyncComplete():
+	case <-time.After(5 * time.Second):
+		t.Fatal("attempt log writes not acked within 5s")
+	}
 
 	// One message per webhook, its records in order.
 	s, err := n.JS.Stream(ctx, stream.Attempts)
