@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,8 +18,6 @@ import (
 	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/netguard"
 	"github.com/bluehq/webhooks/internal/registry"
-	"github.com/bluehq/webhooks/internal/seal"
-	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/testenv"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
@@ -37,16 +34,7 @@ type bundle struct {
 func setup(t *testing.T, storeCfg registry.StoreConfig) *bundle {
 	t.Helper()
 	n := testenv.StartNATS(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	kv, err := n.JS.KeyValue(ctx, stream.Registry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, err := seal.New(seal.DevKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv, box := n.Registry(t)
 	storeCfg.Box = box
 	store, err := registry.NewStore(kv, storeCfg)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/retry"
-	"github.com/bluehq/webhooks/internal/seal"
 	"github.com/bluehq/webhooks/internal/state"
 	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/testenv"
@@ -234,14 +233,7 @@ func startRig(t *testing.T, rcv http.Handler, cfg Config) *deliveryRig {
 	srv := httptest.NewServer(rcv)
 	t.Cleanup(srv.Close)
 	n := testenv.StartNATS(t, 1)
-	kv, err := n.JS.KeyValue(ctx, stream.Registry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, err := seal.New(seal.DevKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv, box := n.Registry(t)
 	store, err := registry.NewStore(kv, registry.StoreConfig{Box: box})
 	if err != nil {
 		t.Fatal(err)

@@ -70,12 +70,8 @@ func fillRegistry(b *testing.B, js jetstream.JetStream, box *seal.Box) {
 // 100,000 across 1,000 companies) and run scope and filter on each.
 func BenchmarkResolveAndSelect(b *testing.B) {
 	n := testenv.StartNATS(b, 1)
-	box, _ := seal.New(seal.DevKey)
+	kv, box := n.Registry(b)
 	fillRegistry(b, n.JS, box)
-	kv, err := n.JS.KeyValue(context.Background(), stream.Registry)
-	if err != nil {
-		b.Fatal(err)
-	}
 	filters, _ := filter.NewCompiler()
 	cache := registry.NewCache(kv, registry.CacheConfig{Box: box, CompileFilter: filters.Compile})
 	ctx, cancel := context.WithCancel(context.Background())

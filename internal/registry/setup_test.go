@@ -9,7 +9,6 @@ import (
 
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/seal"
-	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/testenv"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
@@ -22,17 +21,7 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	n := testenv.StartNATS(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	kv, err := n.JS.KeyValue(ctx, stream.Registry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, err := seal.New(seal.DevKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv, box := testenv.StartNATS(t, 1).Registry(t)
 	return &bundle{kv: kv, box: box}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/bluehq/webhooks/internal/seal"
 	"github.com/bluehq/webhooks/internal/stream"
 )
 
@@ -57,6 +58,23 @@ func StartNATS(t testing.TB, shards int) *NATS {
 		t.Fatalf("testenv: topology: %v", err)
 	}
 	return &NATS{Server: emb, Conn: nc, JS: js, URL: emb.ClientURL()}
+}
+
+// Registry returns the webhook registry bucket of n and the sealing box of
+// the development key, what a registry Store and Cache are built from.
+func (n *NATS) Registry(t testing.TB) (jetstream.KeyValue, *seal.Box) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := n.JS.KeyValue(ctx, stream.Registry)
+	if err != nil {
+		t.Fatalf("testenv: registry bucket: %v", err)
+	}
+	box, err := seal.New(seal.DevKey)
+	if err != nil {
+		t.Fatalf("testenv: sealing box: %v", err)
+	}
+	return kv, box
 }
 
 // RedisURL is the Redis the tests use.
