@@ -227,7 +227,8 @@ type deliveryRig struct {
 	count *outcomes
 }
 
-func startRig(t *testing.T, rcv http.Handler, cfg Config) *deliveryRig {
+// startRig starts it with the shared state st (nil: in-process).
+func startRig(t *testing.T, rcv http.Handler, st state.State, cfg Config) *deliveryRig {
 	t.Helper()
 	ctx := t.Context()
 	srv := httptest.NewServer(rcv)
@@ -250,12 +251,15 @@ func startRig(t *testing.T, rcv http.Handler, cfg Config) *deliveryRig {
 	wg.Go(func() { _ = cache.Run(runCtx) })
 	<-cache.Ready()
 
+	if st == nil {
+		st = state.NewMemory(state.BreakerPolicy{})
+	}
 	rig := &deliveryRig{n: n, hook: hook, count: &outcomes{}}
 	cfg.Shards, cfg.Metrics = 1, rig.count
 	cfg.Timeout = 10 * time.Second
 	cfg.Policy = retry.Policy{Delays: []time.Duration{time.Second}}
 	d, err := New(Deps{
-		JS: n.JS, Resolver: cache, Registry: store, State: state.NewMemory(state.BreakerPolicy{}),
+		JS: n.JS, Resolver: cache, Registry: store, State: st,
 		Client: NewClient(nil, cfg.Timeout, 64),
 	}, cfg)
 	if err != nil {
@@ -287,22 +291,32 @@ func (r *deliveryRig) publish(t *testing.T, prefix string, count int) {
 // none handed back. Without the line, nearly every job went back at least
 // once (each one beyond the 4 running).
 func TestJobsWaitForTheirEndpointsSlot(t *testing.T) {
-	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
-	rig := startRig(t, rcv, Config{EndpointConcurrency: 4, SlotWait: 2 * time.Second})
+	for name, newState := range map[string]func() state.State{
+		"memory": func() state.State { return nil },
+		"redis": func() state.State {
+			return state.NewRedis(testenv.Redis(t), testenv.ID("wait:")+":", state.BreakerPolicy{})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := newState()
+			rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
+			rig := startRig(t, rcv, st, Config{EndpointConcurrency: 4, SlotWait: 2 * time.Second})
 
-	rig.publish(t, "evt_warm", 1) // a latency for the line's estimate
-	testenv.Eventually(t, 10*time.Second, func() bool { d, _ := rcv.count(); return d == 1 }, "warm-up delivery")
-	rig.publish(t, "evt_burst", 200)
-	testenv.Eventually(t, 30*time.Second, func() bool { d, _ := rcv.count(); return d == 201 }, "201 deliveries")
-	time.Sleep(200 * time.Millisecond) // a duplicate would show up by now
-	if d, total := rcv.count(); total != d {
-		t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
-	}
-	if got := rig.count.get(attempt.Delivered); got != 201 {
-		t.Errorf("delivered outcomes = %d, want 201", got)
-	}
-	if hb := rig.count.get(attempt.HandedBack); hb > 20 {
-		t.Errorf("%d jobs handed back for 200 (cap 4); want almost none", hb)
+			rig.publish(t, "evt_warm", 1) // a latency for the line's estimate
+			testenv.Eventually(t, 10*time.Second, func() bool { d, _ := rcv.count(); return d == 1 }, "warm-up delivery")
+			rig.publish(t, "evt_burst", 200)
+			testenv.Eventually(t, 30*time.Second, func() bool { d, _ := rcv.count(); return d == 201 }, "201 deliveries")
+			time.Sleep(200 * time.Millisecond) // a duplicate would show up by now
+			if d, total := rcv.count(); total != d {
+				t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
+			}
+			if got := rig.count.get(attempt.Delivered); got != 201 {
+				t.Errorf("delivered outcomes = %d, want 201", got)
+			}
+			if hb := rig.count.get(attempt.HandedBack); hb > 20 {
+				t.Errorf("%d jobs handed back for 200 (cap 4); want almost none", hb)
+			}
+		})
 	}
 }
 
@@ -318,7 +332,7 @@ func TestWaitingEndsBehindAHangingEndpoint(t *testing.T) {
 			<-release
 		}
 	}}
-	rig := startRig(t, rcv, Config{EndpointConcurrency: 1, SlotWait: 300 * time.Millisecond})
+	rig := startRig(t, rcv, nil, Config{EndpointConcurrency: 1, SlotWait: 300 * time.Millisecond})
 
 	rig.publish(t, "evt_hang", 4)
 	// One attempt hangs; the other three go back and come back, again and
@@ -337,7 +351,7 @@ func TestWaitingEndsBehindAHangingEndpoint(t *testing.T) {
 // one that gets none goes back, and every job is delivered once.
 func TestWaitingWithARateLimit(t *testing.T) {
 	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
-	rig := startRig(t, rcv, Config{EndpointConcurrency: 2, EndpointRate: 100, EndpointBurst: 5})
+	rig := startRig(t, rcv, nil, Config{EndpointConcurrency: 2, EndpointRate: 100, EndpointBurst: 5})
 
 	rig.publish(t, "evt_rate", 60)
 	testenv.Eventually(t, 30*time.Second, func() bool { d, _ := rcv.count(); return d == 60 }, "60 deliveries")
