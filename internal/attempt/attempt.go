@@ -3,7 +3,12 @@
 // state for quick listing.
 package attempt
 
-import "time"
+import (
+	"strconv"
+	"time"
+
+	"github.com/bluehq/webhooks/internal/jsonenc"
+)
 
 // Outcomes of an attempt.
 const (
@@ -39,4 +44,50 @@ type Record struct {
 	Response      string     `json:"response,omitempty" doc:"The first 1 KiB of the response body."`
 	TraceID       string     `json:"traceId,omitempty"`
 	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+}
+
+// AppendJSON appends r as json.Marshal writes it (the same fields, order and
+// escaping), without reflection: every delivery writes one record.
+func (r *Record) AppendJSON(b []byte) []byte {
+	b = append(b, `{"deliveryId":`...)
+	b = jsonenc.AppendString(b, r.DeliveryID)
+	b = append(b, `,"webhookId":`...)
+	b = jsonenc.AppendString(b, r.WebhookID)
+	b = append(b, `,"eventId":`...)
+	b = jsonenc.AppendString(b, r.EventID)
+	b = append(b, `,"eventType":`...)
+	b = jsonenc.AppendString(b, r.EventType)
+	b = append(b, `,"attempt":`...)
+	b = strconv.AppendInt(b, int64(r.Attempt), 10)
+	b = append(b, `,"at":`...)
+	b = appendTime(b, r.At)
+	b = append(b, `,"outcome":`...)
+	b = jsonenc.AppendString(b, r.Outcome)
+	if r.StatusCode != 0 {
+		b = append(b, `,"statusCode":`...)
+		b = strconv.AppendInt(b, int64(r.StatusCode), 10)
+	}
+	b = append(b, `,"latencyMs":`...)
+	b = jsonenc.AppendFloat(b, r.LatencyMs)
+	for _, f := range [...]struct{ key, v string }{
+		{`,"errorClass":`, r.ErrorClass}, {`,"error":`, r.Error}, {`,"response":`, r.Response}, {`,"traceId":`, r.TraceID},
+	} {
+		if f.v != "" {
+			b = append(b, f.key...)
+			b = jsonenc.AppendString(b, f.v)
+		}
+	}
+	if r.NextAttemptAt != nil {
+		b = append(b, `,"nextAttemptAt":`...)
+		b = appendTime(b, *r.NextAttemptAt)
+	}
+	return append(b, '}')
+}
+
+// appendTime writes t as time.Time's MarshalJSON does, for the years it
+// accepts (0 to 9999).
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -56,11 +55,8 @@ func newAttemptLog(js jetstream.JetStream, index state.State, keep int, log *slo
 }
 
 // add queues r; a batch that reached attemptBatchBytes is written now.
-func (l *attemptLog) add(r attempt.Record) error {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
+func (l *attemptLog) add(r attempt.Record) {
+	data := r.AppendJSON(make([]byte, 0, 320))
 	l.mu.Lock()
 	b := l.pending[r.WebhookID]
 	if b == nil {
@@ -77,7 +73,6 @@ func (l *attemptLog) add(r attempt.Record) error {
 	if full {
 		l.write(context.Background(), []*attemptBatch{b})
 	}
-	return nil
 }
 
 // run flushes every attemptFlushEvery until ctx ends, and once more then.

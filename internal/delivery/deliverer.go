@@ -378,9 +378,7 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 	case out.ok():
 		rec.Outcome = attempt.Delivered
 		d.health(ctx, w.entry, j, true, log)
-		if err := d.record(rec); err != nil {
-			log.Warn("delivery: attempt log write failed", "err", err)
-		}
+		d.record(rec)
 		log.InfoContext(ctx, "delivered")
 		d.cfg.Metrics.Outcome(attempt.Delivered)
 		if !j.PublishedAt.IsZero() {
@@ -391,7 +389,7 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 		}
 	case out.status == http.StatusGone:
 		rec.Outcome = attempt.Parked
-		_ = d.record(rec)
+		d.record(rec)
 		log.WarnContext(ctx, "endpoint answered 410 Gone: disabling webhook")
 		if err := d.disable(ctx, j, "gone", log); err != nil {
 			_ = m.NakWithDelay(time.Second)
@@ -401,14 +399,14 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 	default:
 		if d.health(ctx, w.entry, j, false, log) {
 			rec.Outcome = attempt.Parked
-			_ = d.record(rec)
+			d.record(rec)
 			d.park(ctx, m, j, log, "disabled")
 			return next
 		}
 		delay, more := d.cfg.Policy.Next(j.Attempt)
 		if !more {
 			rec.Outcome = attempt.Dead
-			_ = d.record(rec)
+			d.record(rec)
 			log.WarnContext(ctx, "delivery failed; attempts exhausted: dead-lettered", "err", out.errText)
 			d.cfg.Metrics.Outcome(attempt.Dead)
 			d.finish(m, log, d.deadLetter(ctx, j, "exhausted"), "dead-letter")
@@ -423,7 +421,7 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 		linkNext(ctx, retry.Header)
 		at := scheduleTime(time.Now().Add(delay))
 		rec.Outcome, rec.NextAttemptAt = attempt.Retry, &at
-		_ = d.record(rec)
+		d.record(rec)
 		log.InfoContext(ctx, "delivery failed; retry scheduled", "next_attempt_at", at, "err", out.errText)
 		d.cfg.Metrics.Outcome(attempt.Retry)
 		d.finish(m, log, d.schedule(ctx, m.Subject(), retry, at), "retry schedule")

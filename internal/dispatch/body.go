@@ -3,9 +3,9 @@ package dispatch
 import (
 	"encoding/json"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/jsonenc"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
 
@@ -50,15 +50,15 @@ func renderWith(e *event.Envelope, webhookJSON []byte) []byte {
 	b := make([]byte, 0, 192+len(e.Type)+len(e.ID)+len(e.CompanyID)+len(e.ProjectID)+len(e.ActorID)+
 		len(webhookJSON)+len(e.CurrentValue)+len(e.PreviousValue))
 	b = append(b, `{"event":`...)
-	b = appendString(b, e.Type)
+	b = jsonenc.AppendString(b, e.Type)
 	b = append(b, `,"eventId":`...)
-	b = appendString(b, e.ID)
+	b = jsonenc.AppendString(b, e.ID)
 	b = append(b, `,"occurredAt":"`...)
 	b = e.OccurredAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","webhook":`...)
 	b = append(b, webhookJSON...)
 	b = append(b, `,"company":{"id":`...)
-	b = appendString(b, e.CompanyID)
+	b = jsonenc.AppendString(b, e.CompanyID)
 	b = append(b, `},"project":`...)
 	b = appendRef(b, e.ProjectID)
 	b = append(b, `,"user":`...)
@@ -75,7 +75,7 @@ func appendRef(b []byte, id string) []byte {
 		return append(b, "null"...)
 	}
 	b = append(b, `{"id":`...)
-	b = appendString(b, id)
+	b = jsonenc.AppendString(b, id)
 	return append(b, '}')
 }
 
@@ -84,19 +84,4 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, raw...)
-}
-
-// appendString appends s as a JSON string. Ids and types are plain ASCII
-// and take the fast path; anything else goes through encoding/json.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
