@@ -195,12 +195,48 @@ func (c *Catalogue) Known(name string) bool {
 // returns the decoded envelope, or a *FieldError (matching ErrInvalid) that
 // names the most specific field at fault.
 func (c *Catalogue) Validate(raw []byte) (Envelope, error) {
-	v, err := decode(raw)
-	if err != nil {
+	if _, err := c.check(raw); err != nil {
 		return Envelope{}, err
 	}
+	return unmarshal(raw)
+}
+
+// Checked is an envelope that passed Check, as it arrived: the fields that
+// route it, and its bytes to publish.
+type Checked struct {
+	ID, Type, CompanyID, ProjectID string
+	// Raw is the envelope compacted, with <, > and & escaped in strings as
+	// json.Marshal escapes them, so that what is published (and spliced
+	// into every delivery body) is what a marshalled Envelope would be.
+	Raw []byte
+}
+
+// Check validates raw as Validate does, without decoding it a second time
+// into an Envelope: for publishers, which only route and store it.
+func (c *Catalogue) Check(raw []byte) (Checked, error) {
+	obj, err := c.check(raw)
+	if err != nil {
+		return Checked{}, err
+	}
+	compact, err := json.Marshal(json.RawMessage(raw))
+	if err != nil { // check has decoded it: not reached
+		return Checked{}, &FieldError{Detail: err.Error()}
+	}
+	str := func(key string) string {
+		s, _ := obj[key].(string) // the schema has made sure of the type
+		return s
+	}
+	return Checked{ID: str("id"), Type: str("type"), CompanyID: str("companyId"), ProjectID: str("projectId"), Raw: compact}, nil
+}
+
+// check validates raw and returns it decoded.
+func (c *Catalogue) check(raw []byte) (map[string]any, error) {
+	v, err := decode(raw)
+	if err != nil {
+		return nil, err
+	}
 	if err := c.c.envelope.Validate(v); err != nil {
-		return Envelope{}, schemaError(err, "")
+		return nil, schemaError(err, "")
 	}
 	// The schema has made sure of both; a failed assertion gives an
 	// unknown type "", not a panic.
@@ -208,17 +244,22 @@ func (c *Catalogue) Validate(raw []byte) (Envelope, error) {
 	name, _ := obj["type"].(string)
 	sch, ok := c.c.values[name]
 	if !ok {
-		return Envelope{}, &FieldError{Field: "/type", Detail: fmt.Sprintf("unknown event type %q", name)}
+		return nil, &FieldError{Field: "/type", Detail: fmt.Sprintf("unknown event type %q", name)}
 	}
 	if err := sch.Validate(obj["currentValue"]); err != nil {
-		return Envelope{}, schemaError(err, "/currentValue")
+		return nil, schemaError(err, "/currentValue")
 	}
 	if prev := obj["previousValue"]; prev != nil {
 		if err := sch.Validate(prev); err != nil {
-			return Envelope{}, schemaError(err, "/previousValue")
+			return nil, schemaError(err, "/previousValue")
 		}
 	}
-	return unmarshal(raw)
+	// A time the schema accepts but Go cannot represent (a leap second).
+	occurred, _ := obj["occurredAt"].(string)
+	if _, err := parseTime(occurred); err != nil {
+		return nil, err
+	}
+	return obj, nil
 }
 
 // ValidateBatch checks a body that is either one envelope or a JSON array of
@@ -226,12 +267,23 @@ func (c *Catalogue) Validate(raw []byte) (Envelope, error) {
 // *FieldError matching ErrInvalid, is about the first invalid item, and its
 // Field starts with the item's index ("/2/companyId").
 func (c *Catalogue) ValidateBatch(raw []byte) ([]Envelope, error) {
+	return eachItem(c, raw, c.Validate)
+}
+
+// CheckBatch is ValidateBatch with Check for each envelope.
+func (c *Catalogue) CheckBatch(raw []byte) ([]Checked, error) {
+	return eachItem(c, raw, c.Check)
+}
+
+// eachItem applies one to raw, a single envelope, or to each item of raw, an
+// array of envelopes.
+func eachItem[T any](c *Catalogue, raw []byte, one func([]byte) (T, error)) ([]T, error) {
 	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '[' {
-		e, err := c.Validate(raw)
+		e, err := one(raw)
 		if err != nil {
 			return nil, err
 		}
-		return []Envelope{e}, nil
+		return []T{e}, nil
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
@@ -247,12 +299,12 @@ func (c *Catalogue) ValidateBatch(raw []byte) ([]Envelope, error) {
 	case len(items) > limit:
 		return nil, &FieldError{Detail: fmt.Sprintf("batch has %d events, more than the limit of %d", len(items), limit)}
 	}
-	out := make([]Envelope, len(items))
+	out := make([]T, len(items))
 	for i, item := range items {
-		e, err := c.Validate(item)
+		e, err := one(item)
 		if err != nil {
 			fe, ok := errors.AsType[*FieldError](err)
-			if !ok { // Validate returns nothing else
+			if !ok { // Validate and Check return nothing else
 				fe = &FieldError{Detail: err.Error()}
 			}
 			return nil, &FieldError{Field: fmt.Sprintf("/%d%s", i, fe.Field), Detail: fe.Detail}
@@ -312,9 +364,9 @@ func unmarshal(raw []byte) (Envelope, error) {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Envelope{}, &FieldError{Detail: err.Error()}
 	}
-	var at time.Time
-	if err := at.UnmarshalText([]byte(w.OccurredAt)); err != nil {
-		return Envelope{}, &FieldError{Field: "/occurredAt", Detail: "must be a valid date-time: " + err.Error()}
+	at, err := parseTime(w.OccurredAt)
+	if err != nil {
+		return Envelope{}, err
 	}
 	prev := w.PreviousValue
 	if string(prev) == "null" {
@@ -330,4 +382,13 @@ func unmarshal(raw []byte) (Envelope, error) {
 		CurrentValue:  w.CurrentValue,
 		PreviousValue: prev,
 	}, nil
+}
+
+// parseTime reads occurredAt as time.Time unmarshals it.
+func parseTime(s string) (time.Time, error) {
+	var at time.Time
+	if err := at.UnmarshalText([]byte(s)); err != nil {
+		return time.Time{}, &FieldError{Field: "/occurredAt", Detail: "must be a valid date-time: " + err.Error()}
+	}
+	return at, nil
 }

@@ -1,9 +1,11 @@
 package event_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -398,6 +400,75 @@ func TestValidateDecodes(t *testing.T) {
 	}
 }
 
+// Check publishes what it was given, compacted: decoded, those bytes are
+// the envelope Validate returns, and they are the bytes json.Marshal writes
+// for the values, so delivery bodies do not change with the path taken.
+func TestCheckKeepsWhatValidateDecodes(t *testing.T) {
+	t.Parallel()
+	c := loadCatalogue(t)
+	var inputs [][]byte
+	for _, typ := range c.Types() {
+		inputs = append(inputs, typ.Example)
+	}
+	pretty := mutate(t, example(t, c, "TODO_CREATED"), func(m map[string]any) {
+		delete(m, "previousValue")
+		m["occurredAt"] = "2022-12-01T12:23:09.241+01:00"
+		at(m, "currentValue")["title"] = "<b>Tom & Jerry</b> \u2028 é"
+	})
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, pretty, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	inputs = append(inputs, indented.Bytes())
+	for _, raw := range inputs {
+		want, err := c.Validate(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Check(raw)
+		if err != nil {
+			t.Fatalf("Check refused what Validate accepts: %v", err)
+		}
+		if got.ID != want.ID || got.Type != want.Type || got.CompanyID != want.CompanyID || got.ProjectID != want.ProjectID {
+			t.Errorf("Check = %+v, want the ids and type of %+v", got, want)
+		}
+		marshalled, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromCheck, fromValidate event.Envelope
+		if err := json.Unmarshal(got.Raw, &fromCheck); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(marshalled, &fromValidate); err != nil {
+			t.Fatal(err)
+		}
+		if string(fromCheck.PreviousValue) == "null" { // absent and null are the same event
+			fromCheck.PreviousValue = nil
+		}
+		if string(fromValidate.PreviousValue) == "null" {
+			fromValidate.PreviousValue = nil
+		}
+		if !fromCheck.OccurredAt.Equal(fromValidate.OccurredAt) || fromCheck.OccurredAt.Format(time.RFC3339Nano) != fromValidate.OccurredAt.Format(time.RFC3339Nano) {
+			t.Errorf("occurredAt %v, want %v", fromCheck.OccurredAt, fromValidate.OccurredAt)
+		}
+		fromCheck.OccurredAt, fromValidate.OccurredAt = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(fromCheck, fromValidate) {
+			t.Errorf("published envelope decodes to\n%+v\nwant\n%+v", fromCheck, fromValidate)
+		}
+	}
+	// Check refuses what Validate refuses, with the same error.
+	for _, raw := range [][]byte{[]byte(`{}`), []byte(`[1]`), mutate(t, example(t, c, "TODO_CREATED"), func(m map[string]any) {
+		m["occurredAt"] = "2016-12-31T23:59:60Z"
+	})} {
+		_, verr := c.Validate(raw)
+		_, cerr := c.Check(raw)
+		if verr == nil || cerr == nil || verr.Error() != cerr.Error() {
+			t.Errorf("%s: Validate: %v, Check: %v", raw, verr, cerr)
+		}
+	}
+}
+
 func TestValidateDoesNotAlias(t *testing.T) {
 	t.Parallel()
 	c := loadCatalogue(t)
@@ -544,16 +615,33 @@ func TestValidateConcurrently(t *testing.T) {
 	}
 }
 
+// BenchmarkValidate: Validate is what the ingest used to do per event, then
+// marshal the envelope again to publish it; Check is what it does now.
 func BenchmarkValidate(b *testing.B) {
 	c := loadCatalogue(b)
 	raw := example(b, c, "TODO_CREATED")
-	b.SetBytes(int64(len(raw)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := c.Validate(raw); err != nil {
-			b.Fatal(err)
+	b.Run("validate-and-marshal", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		for b.Loop() {
+			e, err := c.Validate(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := json.Marshal(e); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("check", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Check(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkValidateInvalid(b *testing.B) {

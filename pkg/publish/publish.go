@@ -104,11 +104,11 @@ func (c *Client) PublishWithHeader(ctx context.Context, e Event, h nats.Header) 
 	if err != nil {
 		return "", fmt.Errorf("publish: %w", err)
 	}
-	valid, err := c.cat.Validate(raw)
+	valid, err := c.cat.Check(raw)
 	if err != nil {
 		return "", err
 	}
-	ids, err := c.publishValid(ctx, []event.Envelope{valid}, h)
+	ids, err := c.publishValid(ctx, []event.Checked{valid}, h)
 	if err != nil {
 		return "", err
 	}
@@ -120,23 +120,20 @@ func (c *Client) PublishWithHeader(ctx context.Context, e Event, h nats.Header) 
 // If a publish fails after validation, some events may be stored; publishing
 // the same batch again is safe because ids are deduplicated.
 func (c *Client) PublishJSON(ctx context.Context, raw []byte) ([]string, error) {
-	events, err := c.cat.ValidateBatch(raw)
+	events, err := c.cat.CheckBatch(raw)
 	if err != nil {
 		return nil, err
 	}
 	return c.publishValid(ctx, events, nil)
 }
 
-func (c *Client) publishValid(ctx context.Context, events []event.Envelope, extra nats.Header) ([]string, error) {
+// publishValid publishes validated envelopes as they were checked.
+func (c *Client) publishValid(ctx context.Context, events []event.Checked, extra nats.Header) ([]string, error) {
 	ids := make([]string, len(events))
 	futures := make([]jetstream.PubAckFuture, len(events))
 	for i := range events {
 		e := &events[i]
-		data, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("publish: %w", err)
-		}
-		msg := &nats.Msg{Subject: stream.EventSubject(e.CompanyID, e.ProjectID, e.Type), Data: data, Header: nats.Header{}}
+		msg := &nats.Msg{Subject: stream.EventSubject(e.CompanyID, e.ProjectID, e.Type), Data: e.Raw, Header: nats.Header{}}
 		for k, v := range extra {
 			msg.Header[k] = v
 		}
