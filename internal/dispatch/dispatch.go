@@ -287,7 +287,9 @@ func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *regis
 		Body:        body,
 		Header:      h,
 	}
-	f, err := d.pub.PublishMsgAsync(j.Msg(stream.DeliverySubject(w.ID, d.cfg.Shards)), jetstream.WithMsgID(msgID))
+	msg := j.Msg(stream.DeliverySubject(w.ID, d.cfg.Shards))
+	msg.Header[jetstream.MsgIDHeader] = []string{msgID} // as WithMsgID would, without allocating the option
+	f, err := d.pub.PublishMsgAsync(msg)
 	if err != nil {
 		return nil, fmt.Errorf("dispatch: publish job: %w", err)
 	}
