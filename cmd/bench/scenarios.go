@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -576,14 +577,19 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 	defer rc.close()
 
 	type target struct {
-		url, webhookID string
-		signer         *signing.Signer
+		url       *url.URL
+		webhookID string
+		signer    *signing.Signer
 		body           []byte // rendered with a placeholder event id
 		idAt           int    // where the event id is in body
 	}
 	targets := make([]target, o.webhooks)
 	for i := range targets {
-		idx, url, err := rc.add(healthy, false)
+		idx, endpoint, err := rc.add(healthy, false)
+		if err != nil {
+			return nil, err
+		}
+		endpointURL, err := url.Parse(endpoint)
 		if err != nil {
 			return nil, err
 		}
@@ -596,7 +602,7 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 		}
 		now := time.Now().UTC()
 		w := &webhook.Webhook{
-			ID: webhook.NewID(), UID: webhook.NewUID(), CompanyID: "bench", Name: "bench " + strconv.Itoa(i), URL: url,
+			ID: webhook.NewID(), UID: webhook.NewUID(), CompanyID: "bench", Name: "bench " + strconv.Itoa(i), URL: endpoint,
 			Status: webhook.StatusHealthy, Enabled: true, CreatedAt: now, UpdatedAt: now,
 		}
 		e := tmpl
@@ -609,7 +615,7 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 		if at < 0 {
 			return nil, errors.New("ceiling: rendered body lacks the event id")
 		}
-		targets[i] = target{url: url, webhookID: w.ID, signer: signing.NewSigner([]string{secret}), body: body, idAt: at}
+		targets[i] = target{url: endpointURL, webhookID: w.ID, signer: signing.NewSigner([]string{secret}), body: body, idAt: at}
 	}
 	client := delivery.NewClient(nil, o.timeout, o.concurrency)
 	fmt.Fprintf(stderr, "bench: ceiling: %d clients POSTing to %d endpoints for %s\n", o.concurrency, len(targets), o.duration)
@@ -626,13 +632,8 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 				evID := event.NewID()
 				body := bytes.Clone(t.body)
 				copy(body[t.idAt:], evID)
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
-				if err != nil {
-					tr.publishErrors.Add(1)
-					continue
-				}
 				now := time.Now()
-				h := req.Header
+				h := make(http.Header, 8)
 				h["Content-Type"] = []string{"application/json"}
 				h["User-Agent"] = []string{"Blue-Webhooks/1.0"}
 				h["X-Webhook-Event"] = []string{exampleType}
@@ -641,7 +642,7 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 				at := time.Now()
 				tr.recordPublish(evID, pubRec{at: at, target: -1})
 				tr.expected.Add(1)
-				resp, err := client.Do(req)
+				resp, err := delivery.Post(ctx, client, t.url, h, body) // as the deliverer sends
 				tr.published.Add(1)
 				setMax(&tr.lastPublish, time.Now().UnixNano())
 				if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -60,16 +61,26 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 	// The client's Timeout bounds the whole exchange; ctx is for shutdown.
 	ctx, span := d.cfg.Tracer.Start(ctx, "POST", telemetry.ClientSpan)
 	defer span.End()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(j.Body))
-	if err != nil {
-		return outcome{class: ClassConnection, errText: err.Error()}
+	target := e.Target
+	if target == nil { // a URL that does not parse: fail as a request would
+		u, err := url.Parse(e.URL)
+		if err != nil {
+			return outcome{class: ClassConnection, errText: err.Error()}
+		}
+		target = u
 	}
 	if span.IsRecording() {
-		span.SetAttributes(attribute.String("http.request.method", "POST"), attribute.String("server.address", req.URL.Hostname()))
+		span.SetAttributes(attribute.String("http.request.method", "POST"), attribute.String("server.address", target.Hostname()))
 	}
 	traceID := span.SpanContext().TraceID()
 	now := time.Now()
-	h := req.Header
+	// Content-Type, User-Agent, the two X-Webhook-* and the four signature
+	// headers; one more for traceparent.
+	size := 8
+	if d.cfg.SendTraceparent && span.SpanContext().IsValid() {
+		size = 9
+	}
+	h := make(http.Header, size)
 	vals := make([]string, 4) // one allocation for the four values
 	vals[0], vals[1], vals[2], vals[3] = "application/json", d.cfg.UserAgent, j.EventType, strconv.Itoa(j.Attempt)
 	h["Content-Type"] = vals[0:1:1]
@@ -82,7 +93,7 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 	e.Signer(now).Sign(h, j.DeliveryID, now.Unix(), j.Body)
 
 	start := time.Now()
-	resp, err := d.Client.Do(req)
+	resp, err := Post(ctx, d.Client, target, h, j.Body)
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		return outcome{class: classify(err), errText: err.Error(), latency: time.Since(start), traceID: traceIDString(traceID)}

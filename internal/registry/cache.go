@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,9 @@ type Entry struct {
 	Filter Filter // nil: no filter
 	// Payload is the webhook's part of every delivery body, pre-rendered.
 	Payload []byte
+	// Target is URL parsed once; nil if it does not parse (each attempt
+	// then fails with the parse error).
+	Target *url.URL
 
 	current     *signing.Signer // the current secret only
 	all         *signing.Signer // every secret still in its overlap
@@ -382,6 +386,9 @@ func newEntry(box *seal.Box, compile FilterCompiler, w *webhook.Webhook, now tim
 		return nil, err
 	}
 	e := &Entry{Webhook: w, Payload: payload, current: signing.NewSigner(secrets[:1]), all: signing.NewSigner(secrets)}
+	if u, err := url.Parse(w.URL); err == nil {
+		e.Target = u
+	}
 	for _, s := range w.Secrets {
 		if s.ExpiresAt != nil && s.ExpiresAt.After(e.overlapTill) {
 			e.overlapTill = *s.ExpiresAt
