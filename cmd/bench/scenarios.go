@@ -580,8 +580,8 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 		url       *url.URL
 		webhookID string
 		signer    *signing.Signer
-		body           []byte // rendered with a placeholder event id
-		idAt           int    // where the event id is in body
+		body      []byte // rendered with a placeholder event id
+		idAt      int    // where the event id is in body
 	}
 	targets := make([]target, o.webhooks)
 	for i := range targets {
