@@ -67,6 +67,9 @@ type Config struct {
 	Service string
 	// SendTraceparent sends W3C traceparent to receivers.
 	SendTraceparent bool
+	// LocalHandoff lets a process that dispatches and delivers (webhookd)
+	// hand a job straight to its deliverer instead of through DELIVERIES.
+	LocalHandoff bool
 	// Getenv is where OTEL_* variables are read from.
 	Getenv Getenv
 }
@@ -180,12 +183,11 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	if c.Stream.AckWait <= c.DeliveryTimeout {
 		return c, fmt.Errorf("ACK_WAIT: %s must be longer than DELIVERY_TIMEOUT (%s), or slow attempts are delivered twice", c.Stream.AckWait, c.DeliveryTimeout)
 	}
-	switch v := strings.ToLower(or(getenv("DELIVERY_TRACEPARENT"), "true")); v {
-	case "true", "1", "yes":
-		c.SendTraceparent = true
-	case "false", "0", "no":
-	default:
-		return c, fmt.Errorf("DELIVERY_TRACEPARENT: %q must be true or false", v)
+	if c.SendTraceparent, err = boolVar(getenv, "DELIVERY_TRACEPARENT", true); err != nil {
+		return c, err
+	}
+	if c.LocalHandoff, err = boolVar(getenv, "DELIVERY_LOCAL_HANDOFF", true); err != nil {
+		return c, err
 	}
 	c.Getenv = getenv
 	c.Service = "webhookd"
@@ -213,6 +215,19 @@ func intVar(getenv Getenv, name string, def, lo, hi int64) (int64, error) {
 		return 0, fmt.Errorf("%s: %q must be an integer between %d and %d", name, v, lo, hi)
 	}
 	return n, nil
+}
+
+func boolVar(getenv Getenv, name string, def bool) (bool, error) {
+	switch v := strings.ToLower(getenv(name)); v {
+	case "":
+		return def, nil
+	case "true", "1", "yes":
+		return true, nil
+	case "false", "0", "no":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s: %q must be true or false", name, v)
+	}
 }
 
 func durationVar(getenv Getenv, name string, def, lo, hi time.Duration) (time.Duration, error) {

@@ -15,7 +15,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.APIAddr != "127.0.0.1:8080" || c.PublisherAddr != "127.0.0.1:8081" || c.DeliveryTimeout != 7*time.Second ||
-		len(c.RetrySchedule) != 7 || c.Stream.Shards != 16 || c.MaxEventBytes != 256<<10 || c.RotationOverlap != 24*time.Hour {
+		len(c.RetrySchedule) != 7 || c.Stream.Shards != 16 || c.MaxEventBytes != 256<<10 || c.RotationOverlap != 24*time.Hour ||
+		!c.SendTraceparent || !c.LocalHandoff {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.APITokens[DevAPIToken] != DevCompany {
@@ -40,6 +41,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "bad cidr", env: map[string]string{"DELIVERY_ALLOWED_CIDRS": "localhost"}, want: "DELIVERY_ALLOWED_CIDRS"},
 		{name: "ack wait below timeout", env: map[string]string{"ACK_WAIT": "5s"}, want: "ACK_WAIT"},
 		{name: "bad traceparent switch", env: map[string]string{"DELIVERY_TRACEPARENT": "maybe"}, want: "DELIVERY_TRACEPARENT"},
+		{name: "bad handoff switch", env: map[string]string{"DELIVERY_LOCAL_HANDOFF": "sometimes"}, want: "DELIVERY_LOCAL_HANDOFF"},
 		{name: "shards out of range", env: map[string]string{"DELIVERY_SHARDS": "0"}, want: "DELIVERY_SHARDS"},
 	}
 	for _, tt := range tests {

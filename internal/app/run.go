@@ -150,12 +150,6 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			return nil
 		}
 	}
-	dispatcher, err := dispatch.New(js, cache, dispatch.Config{
-		Shards: cfg.Stream.Shards, Workers: cfg.Workers, Logger: log, Metrics: tm, Tracer: tracer("dispatch"),
-	})
-	if err != nil {
-		return err
-	}
 	var shared state.State = state.NewMemory(state.BreakerPolicy{})
 	if rdb != nil {
 		shared = state.NewRedis(rdb, "wh:", state.BreakerPolicy{})
@@ -183,6 +177,20 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		if err != nil {
 			return err
 		}
+	}
+
+	dcfg := dispatch.Config{
+		Shards: cfg.Stream.Shards, Workers: cfg.Workers, Logger: log, Metrics: tm, Tracer: tracer("dispatch"),
+	}
+	if roles.Dispatcher && deliverer != nil && cfg.LocalHandoff {
+		// Jobs go straight to this process's deliverer when it can start
+		// them now, and are stored in DELIVERIES only when it cannot.
+		dcfg.Handoff = deliverer
+		dcfg.SettleWait = cfg.DeliveryTimeout + 3*time.Second
+	}
+	dispatcher, err := dispatch.New(js, cache, dcfg)
+	if err != nil {
+		return err
 	}
 
 	// HTTP: the API (with ops endpoints) and the ingest.

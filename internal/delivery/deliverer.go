@@ -113,6 +113,10 @@ type Deliverer struct {
 
 	sem      chan struct{}
 	inflight sync.WaitGroup
+	// takeMu guards taking: whether Take may start jobs (Run is under way
+	// and not stopping), so that no job starts after Run waits for inflight.
+	takeMu sync.RWMutex
+	taking bool
 	// hardStop is cancelled when StopTimeout has passed after shutdown.
 	hardStop context.Context
 	stopping chan struct{} // closed when Run begins to stop
@@ -186,11 +190,14 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 func (d *Deliverer) Run(ctx context.Context) error {
 	hardStop, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
-	d.hardStop = hardStop
-	d.stopping = make(chan struct{})
 	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
 	logDone := make(chan struct{})
 	go func() { d.attempts.run(logCtx); close(logDone) }()
+	d.takeMu.Lock()
+	d.hardStop = hardStop
+	d.stopping = make(chan struct{})
+	d.taking = true
+	d.takeMu.Unlock()
 	defer func() {
 		// The attempts of the last jobs are written before Run returns.
 		stopLog()
@@ -206,6 +213,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	defer stopSweep()
 	go d.sweep(sweepCtx)
 	stopAll := func() {
+		d.takeMu.Lock()
+		d.taking = false
+		d.takeMu.Unlock()
 		close(d.stopping)
 		for _, w := range d.waiting.close() {
 			_ = w.m.Nak() // draining: another deliverer takes it now
@@ -308,6 +318,11 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
+	d.handleJob(ctx, m, j)
+}
+
+// handleJob delivers j, read from m, or decides what else becomes of it.
+func (d *Deliverer) handleJob(ctx context.Context, m jetstream.Msg, j job.Job) {
 	log := &jobLog{base: d.log, j: &j}
 	entry, err := d.Resolver.Webhook(ctx, j.CompanyID, j.WebhookID)
 	if errors.Is(err, webhook.ErrNotFound) {

@@ -55,6 +55,14 @@ func (l *local) admitted(key string, now time.Time) bool {
 	return !v.failing && now.Sub(v.admittedAt) < admitTTL
 }
 
+// failing reports whether key failed here since its last success.
+func (l *local) failing(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v := l.endpoints[key]
+	return v != nil && v.failing
+}
+
 func (l *local) admit(key string, now time.Time) {
 	l.mu.Lock()
 	l.view(key, now).admittedAt = now

@@ -225,6 +225,7 @@ type deliveryRig struct {
 	n     *testenv.NATS
 	hook  *webhook.Webhook
 	count *outcomes
+	d     *Deliverer
 }
 
 // startRig starts it with the shared state st (nil: in-process).
@@ -265,6 +266,7 @@ func startRig(t *testing.T, rcv http.Handler, st state.State, cfg Config) *deliv
 	if err != nil {
 		t.Fatal(err)
 	}
+	rig.d = d
 	wg.Go(func() { _ = d.Run(runCtx) })
 	t.Cleanup(func() { stop(); wg.Wait() })
 	return rig

@@ -2,6 +2,13 @@
 // the company's matching webhooks through the registry cache, renders each
 // delivery body once, and publishes one job per match to DELIVERIES. An event
 // is acked only after every one of its jobs is acked by JetStream.
+//
+// In a process that also delivers (webhookd), a job may instead be handed
+// straight to the deliverer (see Handoff). The event is then acked once
+// each of its jobs is stored in JetStream or settled by that deliverer
+// (delivered, rescheduled, dead-lettered, or handed back and stored), and
+// left for redelivery when one could not be: a crash in between re-dispatches
+// the event, which may deliver a job twice but never loses one.
 package dispatch
 
 import (
@@ -11,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,18 +47,37 @@ type Publisher interface {
 	PublishMsgAsync(msg *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error)
 }
 
+// Handoff takes jobs straight to a deliverer in the same process, so that
+// they are not stored in DELIVERIES unless that deliverer hands them back.
+type Handoff interface {
+	// Take starts delivering j, whose message msg is what the dispatcher
+	// would publish (subject, headers with Nats-Msg-Id, body), if it can
+	// start now; false means it did nothing and the dispatcher publishes
+	// msg. A job it takes is settled by one call of settle: nil once it
+	// was delivered or its next step (a retry, a dead letter, the message
+	// itself handed back to DELIVERIES) is stored in JetStream, an error
+	// when that could not be done.
+	Take(j *job.Job, msg *nats.Msg, settle func(error)) bool
+}
+
 // Config configures a Dispatcher.
 type Config struct {
 	Shards  int // delivery shards (must match the topology)
 	Workers int // events handled concurrently
-	Logger  *slog.Logger
-	Metrics Metrics
-	Tracer  trace.Tracer // nil: no spans
+	// Handoff, when set, is offered every job before it is published.
+	Handoff Handoff
+	// SettleWait bounds how long Run waits at stop for the events whose
+	// jobs Handoff still holds (0: 10s); those not settled by then are
+	// left unacked, for redelivery.
+	SettleWait time.Duration
+	Logger     *slog.Logger
+	Metrics    Metrics
+	Tracer     trace.Tracer // nil: no spans
 }
 
 // Metrics receives the dispatcher's counts; nil fields are skipped.
 type Metrics interface {
-	Dispatched(eventType string, jobs int)
+	Dispatched(eventType string, jobs, handedOver int)
 }
 
 // Dispatcher is the dispatch role.
@@ -60,6 +87,8 @@ type Dispatcher struct {
 	resolver Resolver
 	cfg      Config
 	log      *slog.Logger
+	// unsettled counts the events acked only once Handoff settles a job.
+	unsettled sync.WaitGroup
 }
 
 // New returns a Dispatcher.
@@ -76,12 +105,15 @@ func New(js jetstream.JetStream, resolver Resolver, cfg Config) (*Dispatcher, er
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
+	if cfg.SettleWait <= 0 {
+		cfg.SettleWait = 10 * time.Second
+	}
 	return &Dispatcher{js: js, pub: js, resolver: resolver, cfg: cfg, log: cfg.Logger}, nil
 }
 
 // Run consumes EVENTS until ctx ends, then stops pulling and waits for the
-// events in hand to be finished (their jobs acked) or left unacked for
-// redelivery.
+// events in hand to be finished (their jobs acked, or settled by Handoff
+// within SettleWait) or left unacked for redelivery.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	cons, err := d.js.Consumer(ctx, stream.Events, stream.DispatchConsumer)
 	if err != nil {
@@ -110,6 +142,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer func() {
 		close(msgs)
 		wg.Wait()
+		d.waitSettled()
 	}()
 	for {
 		m, err := it.Next()
@@ -153,27 +186,80 @@ func (d *Dispatcher) handle(ctx context.Context, m jetstream.Msg) {
 			attribute.String("webhooks.company.id", e.CompanyID),
 		)
 	}
-	n, err := d.Dispatch(ctx, &e, m.Headers(), published)
+	ev := &pendingEvent{d: d, m: m, id: e.ID, typ: e.Type}
+	ev.left.Store(1) // this call's own hold, released below
+	n, err := d.dispatch(ctx, &e, m.Headers(), published, ev)
 	if recording {
 		span.SetAttributes(attribute.Int("webhooks.jobs", n))
 	}
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
-		d.log.WarnContext(ctx, "dispatch failed; event left for redelivery", "event_id", e.ID, "err", err)
-		_ = m.NakWithDelay(time.Second)
+	}
+	ev.jobs = n
+	ev.settle(err)
+}
+
+// pendingEvent is an event whose jobs are not all stored or settled yet.
+// It is acked when the last one is, or left for redelivery (Nak) when one
+// of them failed.
+type pendingEvent struct {
+	d       *Dispatcher
+	m       jetstream.Msg
+	id, typ string
+	jobs    int // set before the dispatching call releases its hold
+	taken   int // of them, the jobs Handoff took
+	left    atomic.Int32
+	failed  atomic.Pointer[error]
+	handoff bool // a job was taken by Handoff: Run waits for the event
+}
+
+// settle counts one job (or the dispatching call itself) as done.
+func (ev *pendingEvent) settle(err error) {
+	if err != nil {
+		ev.failed.CompareAndSwap(nil, &err)
+	}
+	if ev.left.Add(-1) > 0 {
 		return
 	}
-	if err := m.Ack(); err != nil {
-		d.log.Warn("dispatch: ack failed; event will be redelivered (jobs deduplicated)", "event_id", e.ID, "err", err)
+	d := ev.d
+	if ev.handoff {
+		defer d.unsettled.Done()
+	}
+	if p := ev.failed.Load(); p != nil {
+		d.log.Warn("dispatch failed; event left for redelivery", "event_id", ev.id, "err", *p)
+		_ = ev.m.NakWithDelay(time.Second)
+		return
+	}
+	if err := ev.m.Ack(); err != nil {
+		d.log.Warn("dispatch: ack failed; event will be redelivered (jobs deduplicated)", "event_id", ev.id, "err", err)
 	}
 	if d.cfg.Metrics != nil {
-		d.cfg.Metrics.Dispatched(e.Type, n)
+		d.cfg.Metrics.Dispatched(ev.typ, ev.jobs, ev.taken)
+	}
+}
+
+// waitSettled waits, at most SettleWait, for the events whose jobs
+// Handoff still holds.
+func (d *Dispatcher) waitSettled() {
+	done := make(chan struct{})
+	go func() { d.unsettled.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.cfg.SettleWait):
+		d.log.Warn("dispatch: stopped with jobs of unacked events still being delivered; the events will be redelivered")
 	}
 }
 
 // Dispatch publishes one job per matching webhook and waits for every
 // JetStream ack. It returns the number of jobs.
 func (d *Dispatcher) Dispatch(ctx context.Context, e *event.Envelope, h nats.Header, published time.Time) (int, error) {
+	return d.dispatch(ctx, e, h, published, nil)
+}
+
+// dispatch makes one job per matching webhook. With ev, each job is first
+// offered to Handoff, and ev counts the jobs Handoff took; the others are
+// published, and dispatch returns once JetStream acked them all.
+func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Header, published time.Time, ev *pendingEvent) (int, error) {
 	if err := d.resolver.Sync(ctx); err != nil {
 		return 0, err
 	}
@@ -183,6 +269,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 	}
 	target := h.Get(job.HeaderTarget)
 	var futures []jetstream.PubAckFuture
+	n := 0
 	sel := NewSelector(e, d.log)
 	for _, w := range comp.Hooks {
 		if target != "" {
@@ -192,16 +279,43 @@ func (d *Dispatcher) Dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 		} else if !sel.Selects(w) {
 			continue
 		}
-		f, err := d.publishJob(ctx, e, w, job.DeliveryID(e.ID, w.ID, e.OccurredAt), e.ID+"."+w.ID, published)
-		if err != nil {
-			return 0, err
+		span, j, msg, err := d.newJob(ctx, e, w, job.DeliveryID(e.ID, w.ID, e.OccurredAt), e.ID+"."+w.ID, published)
+		if err == nil {
+			n++
+			if ev != nil && d.cfg.Handoff != nil && d.take(ev, j, msg) {
+				span.End()
+				continue
+			}
+			var f jetstream.PubAckFuture
+			if f, err = d.publish(msg); err == nil {
+				futures = append(futures, f)
+			}
 		}
-		futures = append(futures, f)
+		span.End()
+		if err != nil {
+			return n, err
+		}
 	}
 	if err := wait(ctx, futures); err != nil {
-		return 0, err
+		return n, err
 	}
-	return len(futures), nil
+	return n, nil
+}
+
+// take offers a job to Handoff, counting it in ev first: Take may settle
+// it before it returns.
+func (d *Dispatcher) take(ev *pendingEvent, j *job.Job, msg *nats.Msg) bool {
+	ev.left.Add(1)
+	if !ev.handoff {
+		ev.handoff = true
+		d.unsettled.Add(1)
+	}
+	if d.cfg.Handoff.Take(j, msg, ev.settle) {
+		ev.taken++
+		return true
+	}
+	ev.left.Add(-1) // never more than the dispatching call's hold: not the last
+	return false
 }
 
 // Selector decides which webhooks one event goes to. The event's values are
@@ -249,8 +363,18 @@ func (s *Selector) Selects(w *registry.Entry) bool {
 // publishJob renders the body of e for w and publishes the job, under a
 // fan-out span whose context the job carries to its delivery attempts.
 func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *registry.Entry, deliveryID, msgID string, published time.Time) (jetstream.PubAckFuture, error) {
-	ctx, span := d.cfg.Tracer.Start(ctx, "fan out to "+w.ID, telemetry.ProducerSpan)
+	span, _, msg, err := d.newJob(ctx, e, w, deliveryID, msgID, published)
 	defer span.End()
+	if err != nil {
+		return nil, err
+	}
+	return d.publish(msg)
+}
+
+// newJob starts the fan-out span of e to w and renders the job and its
+// message (with Nats-Msg-Id msgID) under it. The caller ends the span.
+func (d *Dispatcher) newJob(ctx context.Context, e *event.Envelope, w *registry.Entry, deliveryID, msgID string, published time.Time) (trace.Span, *job.Job, *nats.Msg, error) {
+	ctx, span := d.cfg.Tracer.Start(ctx, "fan out to "+w.ID, telemetry.ProducerSpan)
 	if span.IsRecording() {
 		span.SetAttributes(
 			attribute.String("webhooks.webhook.id", w.ID),
@@ -272,11 +396,11 @@ func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *regis
 	if body == nil {
 		var err error
 		if body, err = w.PayloadJSON(); err != nil {
-			return nil, fmt.Errorf("dispatch: render: %w", err)
+			return span, nil, nil, fmt.Errorf("dispatch: render: %w", err)
 		}
 	}
 	body = renderWith(e, body)
-	j := job.Job{
+	j := &job.Job{
 		DeliveryID:  deliveryID,
 		CompanyID:   e.CompanyID,
 		WebhookID:   w.ID,
@@ -289,6 +413,11 @@ func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *regis
 	}
 	msg := j.Msg(stream.DeliverySubject(w.ID, d.cfg.Shards))
 	msg.Header[jetstream.MsgIDHeader] = []string{msgID} // as WithMsgID would, without allocating the option
+	return span, j, msg, nil
+}
+
+// publish stores a job's message in DELIVERIES, asynchronously.
+func (d *Dispatcher) publish(msg *nats.Msg) (jetstream.PubAckFuture, error) {
 	f, err := d.pub.PublishMsgAsync(msg)
 	if err != nil {
 		return nil, fmt.Errorf("dispatch: publish job: %w", err)

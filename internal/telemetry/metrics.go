@@ -21,6 +21,7 @@ type Metrics struct {
 	published  *counters // {type}
 	dispatched *counters // {type}
 	jobs       prometheus.Counter
+	handedOver prometheus.Counter
 	outcomes   *counters // {outcome}
 
 	attemptSeconds [2]prometheus.Observer   // [result]
@@ -54,6 +55,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	jobs := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "webhooks_jobs_created_total",
 		Help: "Delivery jobs created by the dispatcher (one per matching webhook).",
+	})
+	handedOver := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "webhooks_jobs_handed_over_total",
+		Help: "Delivery jobs the dispatcher handed straight to the deliverer of its own process (webhookd) instead of storing them in DELIVERIES.",
 	})
 	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "webhooks_deliveries_total",
@@ -91,7 +96,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Failed reads of JetStream consumer info by the queue-lag watcher.",
 	}, []string{"stream", "consumer"})
 	if reg != nil {
-		reg.MustRegister(published, dispatched, jobs, outcomes, attemptSeconds, attempts,
+		reg.MustRegister(published, dispatched, jobs, handedOver, outcomes, attemptSeconds, attempts,
 			delivered, webhooks, pending, ackPending, infoErrors)
 	}
 
@@ -99,6 +104,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		published:  newCounters(published),
 		dispatched: newCounters(dispatched),
 		jobs:       jobs,
+		handedOver: handedOver,
 		outcomes: newCounters(outcomes,
 			attempt.Delivered, attempt.Retry, attempt.Dead, attempt.Parked, attempt.Deferred, attempt.Dropped, attempt.HandedBack),
 		delivered:  delivered,
@@ -123,11 +129,15 @@ func (m *Metrics) EventPublished(eventType string) {
 	m.published.get(eventType).Inc()
 }
 
-// Dispatched counts an event fanned out into jobs delivery jobs.
-func (m *Metrics) Dispatched(eventType string, jobs int) {
+// Dispatched counts an event fanned out into jobs delivery jobs, of which
+// handedOver went straight to the deliverer of the same process.
+func (m *Metrics) Dispatched(eventType string, jobs, handedOver int) {
 	m.dispatched.get(eventType).Inc()
 	if jobs > 0 {
 		m.jobs.Add(float64(jobs))
+	}
+	if handedOver > 0 {
+		m.handedOver.Add(float64(handedOver))
 	}
 }
 

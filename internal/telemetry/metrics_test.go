@@ -23,7 +23,7 @@ type (
 		Outcome(outcome string)
 	}
 	dispatchMetrics interface {
-		Dispatched(eventType string, jobs int)
+		Dispatched(eventType string, jobs, handedOver int)
 	}
 )
 
@@ -81,9 +81,9 @@ func TestMetrics(t *testing.T) {
 	m.EventPublished("TODO_CREATED")
 	m.EventPublished("TODO_CREATED")
 	m.EventPublished("TODO_DELETED")
-	m.Dispatched("TODO_CREATED", 3)
-	m.Dispatched("TODO_CREATED", 2)
-	m.Dispatched("TODO_DELETED", 0)
+	m.Dispatched("TODO_CREATED", 3, 2)
+	m.Dispatched("TODO_CREATED", 2, 0)
+	m.Dispatched("TODO_DELETED", 0, 0)
 	m.Outcome(attempt.Delivered)
 	m.Outcome(attempt.Retry)
 	m.Outcome(attempt.Retry)
@@ -106,6 +106,7 @@ func TestMetrics(t *testing.T) {
 		{name: "dispatched", metric: "webhooks_events_dispatched_total", labels: map[string]string{"type": "TODO_CREATED"}, want: 2},
 		{name: "dispatched to no webhook", metric: "webhooks_events_dispatched_total", labels: map[string]string{"type": "TODO_DELETED"}, want: 1},
 		{name: "jobs", metric: "webhooks_jobs_created_total", want: 5},
+		{name: "jobs handed over", metric: "webhooks_jobs_handed_over_total", want: 2},
 		{name: "delivered", metric: "webhooks_deliveries_total", labels: map[string]string{"outcome": "delivered"}, want: 1},
 		{name: "retry", metric: "webhooks_deliveries_total", labels: map[string]string{"outcome": "retry"}, want: 2},
 		{name: "dead", metric: "webhooks_deliveries_total", labels: map[string]string{"outcome": "dead"}, want: 1},
@@ -187,7 +188,7 @@ func TestMetricsConcurrentNewLabels(t *testing.T) {
 			for i := range rounds * types {
 				typ := fmt.Sprintf("TYPE_%d", i%types)
 				m.EventPublished(typ)
-				m.Dispatched(typ, 1)
+				m.Dispatched(typ, 1, 0)
 				m.Outcome("unlisted")
 			}
 		})
@@ -236,10 +237,10 @@ func BenchmarkMetricsAttempt(b *testing.B) {
 
 func BenchmarkMetricsDispatched(b *testing.B) {
 	m := telemetry.NewMetrics(prometheus.NewRegistry())
-	m.Dispatched("TODO_CREATED", 0)
+	m.Dispatched("TODO_CREATED", 0, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Dispatched("TODO_CREATED", 3)
+		m.Dispatched("TODO_CREATED", 3, 2)
 	}
 }
 
