@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,7 +66,14 @@ func TestCrashesLoseNothing(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // pace the load across the chaos
 	}
 	t.Logf("%d of %d events acknowledged by the ingest", len(acked), len(events))
+	checkNothingLost(t, rc, acked, hooks, 120*time.Second)
+}
 
+// checkNothingLost waits, up to within, until every acknowledged event
+// reached every hook, then fails the test for each pair that did not, and
+// checks the signature and body of every request received.
+func checkNothingLost(t *testing.T, rc *receiver, acked []map[string]any, hooks []hook, within time.Duration) {
+	t.Helper()
 	want := map[string]bool{}
 	for _, e := range acked {
 		for _, h := range hooks {
@@ -85,7 +94,7 @@ func TestCrashesLoseNothing(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(120 * time.Second)
+	deadline := time.Now().Add(within)
 	for count() < len(want) && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -106,6 +115,63 @@ func TestCrashesLoseNothing(t *testing.T) {
 		_, wid := r.ids()
 		checkDelivery(t, byID[wid], r)
 	}
+}
+
+// TestWebhookdCrashLosesNothing kills webhookd (SIGKILL) twice while it
+// delivers to a slow receiver, and starts it again on the same data
+// directory. Its dispatcher hands most jobs straight to its deliverer
+// (never stored in DELIVERIES), so jobs of unacked events are in flight
+// at each kill; every event the ingest acknowledged must still reach
+// every webhook, from the events' redelivery.
+func TestWebhookdCrashLosesNothing(t *testing.T) {
+	t.Parallel()
+	apiAddr, pubAddr := freeAddr(t), freeAddr(t)
+	env := []string{
+		"DATA_DIR=" + t.TempDir(), "NATS_URL=", "REDIS_URL=",
+		"API_ADDR=" + apiAddr, "PUBLISHER_ADDR=" + pubAddr,
+		"WEBHOOKS_API_TOKENS=tokC=coC", "DELIVERY_ALLOWED_CIDRS=127.0.0.0/8",
+		"DELIVERY_TIMEOUT=2s", "ACK_WAIT=5s", "DELIVERY_RETRY_SCHEDULE=1s,2s,5s,10s,10s", "LOG_LEVEL=warn",
+	}
+	startd := func(name string) *proc {
+		p := start(t, name, "webhookd", env)
+		waitHTTP(t, "http://"+apiAddr+"/readyz")
+		return p
+	}
+	p := startd("webhookd")
+	c := client{apiURL: "http://" + apiAddr, ingestURL: "http://" + pubAddr}
+	rc := newReceiver(t)
+	var inFlight atomic.Int32 // requests received and not answered yet
+	rc.status = func(*http.Request, int) int {
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		time.Sleep(200 * time.Millisecond)
+		return http.StatusOK
+	}
+	var hooks []hook
+	for i := range 3 {
+		hooks = append(hooks, c.createHook(t, "tokC", "coC", map[string]any{"name": fmt.Sprint("h", i), "url": fmt.Sprintf("%s/crash/%d", rc.srv.URL, i)}))
+	}
+
+	const batches, perBatch = 30, 20
+	events := makeEvents(t, batches*perBatch, []string{"coC"}, []string{"p1", "p2"})
+	var acked []map[string]any
+	for b := range batches {
+		batch := events[b*perBatch : (b+1)*perBatch]
+		if publishUntilAccepted(t, c, batch, 60*time.Second) {
+			acked = append(acked, batch...)
+		}
+		if b == 8 || b == 20 {
+			if handed := scrape(t, c.apiURL+"/metrics", "webhooks_jobs_handed_over_total", nil); handed == 0 {
+				t.Errorf("no job handed over before kill %d: the test does not exercise the handoff", b)
+			}
+			testenv.Eventually(t, 10*time.Second, func() bool { return inFlight.Load() > 0 }, "attempts under way before kill %d", b)
+			p.stop(t, syscall.SIGKILL)
+			p = startd(fmt.Sprint("webhookd-", b))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%d of %d events acknowledged by the ingest", len(acked), len(events))
+	checkNothingLost(t, rc, acked, hooks, 120*time.Second)
 }
 
 // publishUntilAccepted retries a batch (same ids: deduplicated) until the

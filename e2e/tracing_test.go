@@ -79,14 +79,46 @@ func TestTraceInJaeger(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = jaeger.Process.Kill(); _ = jaeger.Wait() })
 	waitHTTP(t, "http://127.0.0.1:"+health+"/status")
+	otel := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:" + otlp, "OTEL_BSP_SCHEDULE_DELAY=100"}
 
-	s := startStack(t, testenv.RedisURL(),
-		"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:"+otlp, "OTEL_BSP_SCHEDULE_DELAY=100")
+	t.Run("split", func(t *testing.T) {
+		t.Parallel()
+		s := startStack(t, testenv.RedisURL(), otel...)
+		checkTrace(t, query, s.c, s.token, s.company, map[string]string{
+			"POST /v1/events": "publisher", "publish": "publisher", "dispatch": "dispatcher", "fan out": "dispatcher", "deliver attempt": "deliverer", "POST": "deliverer",
+		})
+	})
+	// In webhookd the dispatcher hands the jobs straight to its deliverer,
+	// not through DELIVERIES: each attempt is still the child of its
+	// fan-out span, in the same trace.
+	t.Run("webhookd", func(t *testing.T) {
+		t.Parallel()
+		apiAddr, pubAddr := freeAddr(t), freeAddr(t)
+		start(t, "webhookd", "webhookd", append([]string{
+			"DATA_DIR=" + t.TempDir(), "NATS_URL=", "REDIS_URL=", "API_ADDR=" + apiAddr, "PUBLISHER_ADDR=" + pubAddr,
+			"WEBHOOKS_API_TOKENS=tokT=coT", "DELIVERY_ALLOWED_CIDRS=127.0.0.0/8",
+		}, otel...))
+		waitHTTP(t, "http://"+apiAddr+"/readyz")
+		c := client{apiURL: "http://" + apiAddr, ingestURL: "http://" + pubAddr, apiToken: "tokT"}
+		checkTrace(t, query, c, "tokT", "coT", map[string]string{
+			"POST /v1/events": "webhookd", "publish": "webhookd", "dispatch": "webhookd", "fan out": "webhookd", "deliver attempt": "webhookd", "POST": "webhookd",
+		})
+		if n := scrape(t, c.apiURL+"/metrics", "webhooks_jobs_handed_over_total", nil); n != 2 {
+			t.Errorf("webhooks_jobs_handed_over_total = %v, want both jobs handed over", n)
+		}
+	})
+}
+
+// checkTrace publishes one event to two new webhooks of company and checks
+// its trace in the Jaeger whose query API is on port query: one trace from
+// the ingest to both HTTP attempts, each span from the service wantService
+// names (by operation prefix) and under the expected parent.
+func checkTrace(t *testing.T, query string, c client, token, company string, wantService map[string]string) {
 	rc := newReceiver(t)
-	h1 := s.c.createHook(t, s.token, s.company, map[string]any{"name": "one", "url": rc.srv.URL + "/one"})
-	h2 := s.c.createHook(t, s.token, s.company, map[string]any{"name": "two", "url": rc.srv.URL + "/two"})
-	ev := oneEvent(t, s.company)
-	s.c.publish(t, ev)
+	h1 := c.createHook(t, token, company, map[string]any{"name": "one", "url": rc.srv.URL + "/one"})
+	h2 := c.createHook(t, token, company, map[string]any{"name": "two", "url": rc.srv.URL + "/two"})
+	ev := oneEvent(t, company)
+	c.publish(t, ev)
 	testenv.Eventually(t, 20*time.Second, func() bool { return len(rc.snapshot()) == 2 }, "two deliveries")
 
 	got := rc.snapshot()
@@ -139,7 +171,6 @@ func TestTraceInJaeger(t *testing.T) {
 	for _, sp := range spans {
 		t.Logf("span %-28q service %-10s parent %q", sp.OperationName, service(sp), parentOp(sp))
 	}
-	wantService := map[string]string{"POST /v1/events": "publisher", "publish": "publisher", "dispatch": "dispatcher", "fan out": "dispatcher", "deliver attempt": "deliverer", "POST": "deliverer"}
 	wantParent := map[string]string{"publish": "POST /v1/events", "dispatch": "publish " + ev[0]["type"].(string), "fan out": "dispatch " + ev[0]["type"].(string), "deliver attempt": "fan out to ", "POST": "deliver attempt"}
 	for _, sp := range spans {
 		for prefix, svc := range wantService {
@@ -175,7 +206,7 @@ func TestTraceInJaeger(t *testing.T) {
 	}
 	id := got[0].header.Get("webhook-id")
 	testenv.Eventually(t, 10*time.Second, func() bool {
-		return s.c.getJSON(t, "/v1/deliveries/"+id, &d) == http.StatusOK && len(d.Attempts) == 1
+		return c.getJSON(t, "/v1/deliveries/"+id, &d) == http.StatusOK && len(d.Attempts) == 1
 	}, "delivery log")
 	if d.Attempts[0].TraceID != traceID {
 		t.Errorf("delivery %s traceId %q, want %q", id, d.Attempts[0].TraceID, traceID)
