@@ -147,7 +147,11 @@ type result struct {
 	// AllocsPerDelivery is the heap allocations of this process over the
 	// same span, per delivery.
 	AllocsPerDelivery float64 `json:"allocs_per_delivery,omitempty"`
-	Cores             int     `json:"cores"`
+	// HandedOverShare is the share of jobs the dispatcher handed straight
+	// to the deliverer of its process (webhookd), not through DELIVERIES;
+	// absent when the stack's metrics could not be read (or no job).
+	HandedOverShare *float64 `json:"handed_over_share,omitempty"`
+	Cores           int      `json:"cores"`
 }
 
 var scenarios = []string{"fanout", "endpoints", "faulty", "rate", "ceiling"}

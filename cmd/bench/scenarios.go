@@ -192,6 +192,10 @@ func runScenario(ctx context.Context, o options, stderr io.Writer) (*result, err
 		res.CPUPerDelivery = perDelivery(float64(cpu.Microseconds()), res.Delivered)
 		res.AllocsPerDelivery = perDelivery(float64(allocs), res.Delivered)
 	}
+	if share := st.handedOverShare(ctx); share >= 0 {
+		share = math.Round(share*1000) / 1000
+		res.HandedOverShare = &share
+	}
 	return res, nil
 }
 

@@ -322,6 +322,42 @@ func (s *stack) queueState(ctx context.Context) string {
 	return b.String()
 }
 
+// handedOverShare reads from the API's /metrics the share of delivery jobs
+// the dispatcher handed straight to its own process's deliverer instead of
+// storing them in DELIVERIES (webhooks_jobs_handed_over_total over
+// webhooks_jobs_created_total); -1 when it cannot be read.
+func (s *stack) handedOverShare(ctx context.Context) float64 {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.apiURL+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return -1
+	}
+	var created, handed float64
+	for line := range strings.Lines(string(body)) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		switch name {
+		case "webhooks_jobs_created_total":
+			created, _ = strconv.ParseFloat(value, 64)
+		case "webhooks_jobs_handed_over_total":
+			handed, _ = strconv.ParseFloat(value, 64)
+		}
+	}
+	if created == 0 {
+		return -1
+	}
+	return handed / created
+}
+
 // permanent marks a publish error that retrying cannot fix.
 type permanent struct{ error }
 
