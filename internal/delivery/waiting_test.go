@@ -289,9 +289,12 @@ func (r *deliveryRig) publish(t *testing.T, prefix string, count int) {
 
 // Jobs that find their endpoint at its in-flight cap wait for a slot of
 // ours instead of going back to JetStream: a burst of 200 jobs to an
-// endpoint taking 4 at a time is delivered exactly once each, with (almost)
-// none handed back. Without the line, nearly every job went back at least
-// once (each one beyond the 4 running).
+// endpoint taking 4 at a time is delivered exactly once each, with few
+// handed back. Without the line, nearly every job went back at least once
+// (each one beyond the 4 running). Some go back with it too: a slot goes
+// back to the shared state after 64 passes, and when the last of the 4
+// chains ends that way the jobs still waiting are handed back; on a busy
+// machine (race detector, other packages' tests) that was up to ~60 of 200.
 func TestJobsWaitForTheirEndpointsSlot(t *testing.T) {
 	for name, newState := range map[string]func() state.State{
 		"memory": func() state.State { return nil },
@@ -304,19 +307,22 @@ func TestJobsWaitForTheirEndpointsSlot(t *testing.T) {
 			rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
 			rig := startRig(t, rcv, st, Config{EndpointConcurrency: 4, SlotWait: 2 * time.Second})
 
-			rig.publish(t, "evt_warm", 1) // a latency for the line's estimate
-			testenv.Eventually(t, 10*time.Second, func() bool { d, _ := rcv.count(); return d == 1 }, "warm-up delivery")
+			// A latency for the line's estimate, from enough attempts that the
+			// first (a new connection, slow under -race) weighs little in it.
+			rig.publish(t, "evt_warm", 20)
+			testenv.Eventually(t, 10*time.Second, func() bool { d, _ := rcv.count(); return d == 20 }, "warm-up deliveries")
+			warmBack := rig.count.get(attempt.HandedBack)
 			rig.publish(t, "evt_burst", 200)
-			testenv.Eventually(t, 30*time.Second, func() bool { d, _ := rcv.count(); return d == 201 }, "201 deliveries")
+			testenv.Eventually(t, 30*time.Second, func() bool { d, _ := rcv.count(); return d == 220 }, "220 deliveries")
 			time.Sleep(200 * time.Millisecond) // a duplicate would show up by now
 			if d, total := rcv.count(); total != d {
 				t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
 			}
-			if got := rig.count.get(attempt.Delivered); got != 201 {
-				t.Errorf("delivered outcomes = %d, want 201", got)
+			if got := rig.count.get(attempt.Delivered); got != 220 {
+				t.Errorf("delivered outcomes = %d, want 220", got)
 			}
-			if hb := rig.count.get(attempt.HandedBack); hb > 20 {
-				t.Errorf("%d jobs handed back for 200 (cap 4); want almost none", hb)
+			if hb := rig.count.get(attempt.HandedBack) - warmBack; hb >= 100 {
+				t.Errorf("%d jobs handed back for 200 (cap 4); want well under half", hb)
 			}
 		})
 	}
