@@ -151,7 +151,10 @@ type result struct {
 	// to the deliverer of its process (webhookd), not through DELIVERIES;
 	// absent when the stack's metrics could not be read (or no job).
 	HandedOverShare *float64 `json:"handed_over_share,omitempty"`
-	Cores           int      `json:"cores"`
+	// HandedBack counts the jobs handed back to their shard because their
+	// endpoint was at its in-flight cap (a job may count more than once).
+	HandedBack *int64 `json:"handed_back,omitempty"`
+	Cores      int    `json:"cores"`
 }
 
 var scenarios = []string{"fanout", "endpoints", "faulty", "rate", "ceiling"}

@@ -192,9 +192,9 @@ func runScenario(ctx context.Context, o options, stderr io.Writer) (*result, err
 		res.CPUPerDelivery = perDelivery(float64(cpu.Microseconds()), res.Delivered)
 		res.AllocsPerDelivery = perDelivery(float64(allocs), res.Delivered)
 	}
-	if share := st.handedOverShare(ctx); share >= 0 {
+	if share, back, ok := st.jobCounts(ctx); ok {
 		share = math.Round(share*1000) / 1000
-		res.HandedOverShare = &share
+		res.HandedOverShare, res.HandedBack = &share, &back
 	}
 	return res, nil
 }

@@ -322,27 +322,30 @@ func (s *stack) queueState(ctx context.Context) string {
 	return b.String()
 }
 
-// handedOverShare reads from the API's /metrics the share of delivery jobs
-// the dispatcher handed straight to its own process's deliverer instead of
+// jobCounts reads from the API's /metrics the share of delivery jobs the
+// dispatcher handed straight to its own process's deliverer instead of
 // storing them in DELIVERIES (webhooks_jobs_handed_over_total over
-// webhooks_jobs_created_total); -1 when it cannot be read.
-func (s *stack) handedOverShare(ctx context.Context) float64 {
+// webhooks_jobs_created_total), and how many times a job was handed back
+// because its endpoint was at its in-flight cap
+// (webhooks_deliveries_total{outcome="handed_back"}); ok is false when
+// they cannot be read.
+func (s *stack) jobCounts(ctx context.Context) (share float64, handedBack int64, ok bool) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.apiURL+"/metrics", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return -1
+		return 0, 0, false
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		return -1
+		return 0, 0, false
 	}
-	var created, handed float64
+	var created, handed, back float64
 	for line := range strings.Lines(string(body)) {
-		name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if !ok {
+		name, value, found := strings.Cut(strings.TrimSpace(line), " ")
+		if !found {
 			continue
 		}
 		switch name {
@@ -350,12 +353,14 @@ func (s *stack) handedOverShare(ctx context.Context) float64 {
 			created, _ = strconv.ParseFloat(value, 64)
 		case "webhooks_jobs_handed_over_total":
 			handed, _ = strconv.ParseFloat(value, 64)
+		case `webhooks_deliveries_total{outcome="handed_back"}`:
+			back, _ = strconv.ParseFloat(value, 64)
 		}
 	}
 	if created == 0 {
-		return -1
+		return 0, 0, false
 	}
-	return handed / created
+	return handed / created, int64(back), true
 }
 
 // permanent marks a publish error that retrying cannot fix.
