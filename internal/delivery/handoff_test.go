@@ -69,15 +69,7 @@ func (r *deliveryRig) handOver(eventID string, s *settlements) (*job.Job, bool) 
 // stored is how many messages DELIVERIES has ever stored.
 func (r *deliveryRig) stored(t *testing.T) uint64 {
 	t.Helper()
-	s, err := r.n.JS.Stream(t.Context(), stream.Deliveries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.LastSeq
+	return r.n.StreamState(t, stream.Deliveries).LastSeq
 }
 
 // Jobs handed over by the dispatcher of the same process are delivered
@@ -95,7 +87,8 @@ func TestHandedOverJobsSkipTheStream(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 20*time.Second, func() bool { ok, _, _ := s.count(); return ok == 101 }, "101 jobs settled")
-	time.Sleep(200 * time.Millisecond) // a duplicate or a second settle would show by now
+	// Each job is counted by the receiver before it settles, and nothing
+	// is stored to be redelivered (checked below): nothing more can come.
 	if d, total := rcv.count(); d != 101 || total != 101 {
 		t.Errorf("receiver got %d deliveries of %d ids, want 101 of 101", total, d)
 	}
@@ -154,7 +147,10 @@ func TestHandedOverJobThatCannotStartIsStored(t *testing.T) {
 
 	close(release)
 	testenv.Eventually(t, 20*time.Second, func() bool { d, _ := rcv.count(); return d == 3 }, "3 deliveries")
-	time.Sleep(200 * time.Millisecond)
+	// Once the stored job is acked and gone from the work queue, nothing
+	// can be redelivered: a duplicate would have arrived before.
+	testenv.Eventually(t, 10*time.Second, func() bool { return rig.n.StreamState(t, stream.Deliveries).Msgs == 0 }, "the stored job acked")
+	testenv.Eventually(t, 10*time.Second, func() bool { ok, failed, _ := s.count(); return ok+failed == 3 }, "the handed-over jobs settled")
 	if d, total := rcv.count(); total != d {
 		t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
 	}

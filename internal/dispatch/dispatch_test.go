@@ -39,18 +39,15 @@ func TestRedispatchIsDeduplicated(t *testing.T) {
 		}
 	}
 
+	state := n.StreamState(t, stream.Deliveries)
+	if state.Msgs != uint64(len(hooks)) {
+		t.Fatalf("DELIVERIES holds %d jobs, want %d", state.Msgs, len(hooks))
+	}
 	s, err := n.JS.Stream(ctx, stream.Deliveries)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != uint64(len(hooks)) {
-		t.Fatalf("DELIVERIES holds %d jobs, want %d", info.State.Msgs, len(hooks))
-	}
-	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
+	for seq := uint64(1); seq <= state.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
@@ -178,7 +175,11 @@ func TestHandedOverEventIsAckedWhenItsJobsSettle(t *testing.T) {
 	publish(exampleEvent(t, "co_hand"))
 	testenv.Eventually(t, 10*time.Second, func() bool { return h.taken() == 2 }, "both jobs handed over")
 	h.settleJob(0, nil)
-	time.Sleep(300 * time.Millisecond) // an early ack would show by now
+	// An early ack would have been written by settleJob, on this
+	// connection: after a flush the server has processed it.
+	if err := n.Conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if got := ackPending(); got != 1 {
 		t.Fatalf("ack pending = %d with one job unsettled, want the event still pending", got)
 	}
@@ -197,16 +198,8 @@ func TestHandedOverEventIsAckedWhenItsJobsSettle(t *testing.T) {
 		t.Errorf("the redelivered event's job has delivery id %s, not one of the first dispatch's", h.jobs[4].DeliveryID)
 	}
 
-	st, err := n.JS.Stream(ctx, stream.Deliveries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.LastSeq != 0 {
-		t.Errorf("DELIVERIES stored %d messages; handed-over jobs should not be stored", info.State.LastSeq)
+	if stored := n.StreamState(t, stream.Deliveries).LastSeq; stored != 0 {
+		t.Errorf("DELIVERIES stored %d messages; handed-over jobs should not be stored", stored)
 	}
 
 	h.mu.Lock()
@@ -214,7 +207,6 @@ func TestHandedOverEventIsAckedWhenItsJobsSettle(t *testing.T) {
 	h.mu.Unlock()
 	publish(exampleEvent(t, "co_hand"))
 	testenv.Eventually(t, 10*time.Second, func() bool {
-		info, err := st.Info(ctx)
-		return err == nil && info.State.Msgs == 2 && ackPending() == 0
+		return n.StreamState(t, stream.Deliveries).Msgs == 2 && ackPending() == 0
 	}, "the refused jobs stored and the event acked")
 }

@@ -77,6 +77,23 @@ func (n *NATS) Registry(t testing.TB) (jetstream.KeyValue, *seal.Box) {
 	return kv, box
 }
 
+// StreamState returns the state of stream name: its messages, and the
+// last sequence it ever stored.
+func (n *NATS) StreamState(t testing.TB, name string) jetstream.StreamState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := n.JS.Stream(ctx, name)
+	if err != nil {
+		t.Fatalf("testenv: stream %s: %v", name, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatalf("testenv: stream %s info: %v", name, err)
+	}
+	return info.State
+}
+
 // RedisURL is the Redis the tests use.
 func RedisURL() string {
 	if u := os.Getenv("REDIS_URL"); u != "" {
