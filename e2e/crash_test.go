@@ -134,7 +134,7 @@ func TestWebhookdCrashLosesNothing(t *testing.T) {
 	}
 	startd := func(name string) *proc {
 		p := start(t, name, "webhookd", env)
-		waitHTTP(t, "http://"+apiAddr+"/readyz")
+		p.waitReady(t, "http://"+apiAddr+"/readyz")
 		return p
 	}
 	p := startd("webhookd")

@@ -110,6 +110,30 @@ func (p *proc) output(t testing.TB) string {
 	return string(b)
 }
 
+// waitReady polls url until it answers 200, like waitHTTP, but gives up
+// as soon as p exits, and fails with the end of p's log either way.
+func (p *proc) waitReady(t testing.TB, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before %s answered:\n%s", p.name, url, tail(p.output(t), 2000))
+		default:
+		}
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: %s did not become ready within 30s:\n%s", p.name, url, tail(p.output(t), 2000))
+}
+
+func tail(s string, n int) string { return s[max(0, len(s)-n):] }
+
 // waitHTTP polls url until it answers 200.
 func waitHTTP(t testing.TB, url string) {
 	t.Helper()

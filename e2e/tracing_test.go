@@ -94,11 +94,11 @@ func TestTraceInJaeger(t *testing.T) {
 	t.Run("webhookd", func(t *testing.T) {
 		t.Parallel()
 		apiAddr, pubAddr := freeAddr(t), freeAddr(t)
-		start(t, "webhookd", "webhookd", append([]string{
+		p := start(t, "webhookd", "webhookd", append([]string{
 			"DATA_DIR=" + t.TempDir(), "NATS_URL=", "REDIS_URL=", "API_ADDR=" + apiAddr, "PUBLISHER_ADDR=" + pubAddr,
 			"WEBHOOKS_API_TOKENS=tokT=coT", "DELIVERY_ALLOWED_CIDRS=127.0.0.0/8",
 		}, otel...))
-		waitHTTP(t, "http://"+apiAddr+"/readyz")
+		p.waitReady(t, "http://"+apiAddr+"/readyz")
 		c := client{apiURL: "http://" + apiAddr, ingestURL: "http://" + pubAddr, apiToken: "tokT"}
 		checkTrace(t, query, c, "tokT", "coT", map[string]string{
 			"POST /v1/events": "webhookd", "publish": "webhookd", "dispatch": "webhookd", "fan out": "webhookd", "deliver attempt": "webhookd", "POST": "webhookd",
