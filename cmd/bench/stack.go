@@ -20,6 +20,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/bluehq/webhooks/internal/app"
 	"github.com/bluehq/webhooks/internal/stream"
@@ -338,25 +340,34 @@ func (s *stack) jobCounts(ctx context.Context) (share float64, handedBack int64,
 		return 0, 0, false
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK {
 		return 0, 0, false
 	}
-	var created, handed, back float64
-	for line := range strings.Lines(string(body)) {
-		name, value, found := strings.Cut(strings.TrimSpace(line), " ")
-		if !found {
-			continue
-		}
-		switch name {
-		case "webhooks_jobs_created_total":
-			created, _ = strconv.ParseFloat(value, 64)
-		case "webhooks_jobs_handed_over_total":
-			handed, _ = strconv.ParseFloat(value, 64)
-		case `webhooks_deliveries_total{outcome="handed_back"}`:
-			back, _ = strconv.ParseFloat(value, 64)
-		}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, 0, false
 	}
+	counter := func(name, label, value string) float64 {
+		f := families[name]
+		if f == nil {
+			return 0
+		}
+		for _, m := range f.GetMetric() {
+			if label == "" {
+				return m.GetCounter().GetValue()
+			}
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+	created := counter("webhooks_jobs_created_total", "", "")
+	handed := counter("webhooks_jobs_handed_over_total", "", "")
+	back := counter("webhooks_deliveries_total", "outcome", "handed_back")
 	if created == 0 {
 		return 0, 0, false
 	}
