@@ -520,3 +520,38 @@ func TestCacheConcurrentReaders(t *testing.T) {
 		t.Errorf("final name %q", got)
 	}
 }
+
+// A webhook's caps reach the deliverers' entries through KV and through the
+// Redis tier (what another process reads), and clearing them is seen too.
+func TestCacheCarriesCaps(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	co := testenv.ID("co")
+	tier, _ := redisTier(t, co)
+	s := b.store(t, registry.StoreConfig{Invalidator: tier})
+	w := newHook(co, "capped")
+	w.RateLimit, w.MaxConcurrency = 2.5, 3
+	w, _ = mustCreate(t, s, w, "")
+	caps := func(c *registry.Cache) (float64, int) {
+		t.Helper()
+		e := syncCompany(t, c, co).Webhook(w.ID)
+		if e == nil {
+			t.Fatalf("%s not resolved", w.ID)
+		}
+		return e.RateLimit, e.MaxConcurrency
+	}
+	if rate, conc := caps(b.cache(t, registry.CacheConfig{Shared: tier})); rate != 2.5 || conc != 3 {
+		t.Errorf("from KV: caps %v %d, want 2.5 3", rate, conc)
+	}
+	// The first cache filled Redis; a fresh one resolves from there.
+	c := b.cache(t, registry.CacheConfig{Shared: tier})
+	if rate, conc := caps(c); rate != 2.5 || conc != 3 {
+		t.Errorf("from Redis: caps %v %d, want 2.5 3", rate, conc)
+	}
+	if _, err := s.Update(t.Context(), co, w.ID, func(w *webhook.Webhook) error { w.RateLimit, w.MaxConcurrency = 0, 0; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if rate, conc := caps(c); rate != 0 || conc != 0 {
+		t.Errorf("after clearing: caps %v %d, want unset", rate, conc)
+	}
+}

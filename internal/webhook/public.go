@@ -22,15 +22,25 @@ type Public struct {
 	CreatedByID string    `json:"createdById,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
+	// The webhook's own caps; null when unset (the server's default applies).
+	RateLimit      *float64 `json:"rateLimit" doc:"Deliveries per second to this webhook, across all deliverers; null: the server's default (DELIVERY_ENDPOINT_RATE; 0 there means no limit)."`
+	MaxConcurrency *int     `json:"maxConcurrency" doc:"Attempts in flight to this webhook, across all deliverers; null: the server's default (DELIVERY_ENDPOINT_CONCURRENCY, 32 unless set)."`
 }
 
 // Public returns the customer-facing view of w, without any secret.
 func (w *Webhook) Public() Public {
-	return Public{
+	p := Public{
 		ID: w.ID, UID: w.UID, Name: w.Name, URL: w.URL, Status: w.Status, Enabled: w.Enabled,
 		Events: nonNil(w.Events), ProjectIDs: nonNil(w.ProjectIDs), Filter: w.Filter,
 		CreatedByID: w.CreatedByID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}
+	if rate := w.RateLimit; rate != 0 { // copies: w may be a shared cache entry
+		p.RateLimit = &rate
+	}
+	if conc := w.MaxConcurrency; conc != 0 {
+		p.MaxConcurrency = &conc
+	}
+	return p
 }
 
 func nonNil(s []string) []string {

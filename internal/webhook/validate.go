@@ -3,6 +3,7 @@ package webhook
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -26,6 +27,8 @@ type Rules struct {
 	CheckURL func(*url.URL) error
 	// CheckFilter compiles a filter expression; nil accepts none.
 	CheckFilter func(string) error
+	// Limits are the ceilings of rateLimit and maxConcurrency.
+	Limits Limits
 }
 
 // Validate checks every field of w and returns the first *FieldError.
@@ -67,6 +70,25 @@ func (r Rules) Validate(w *Webhook) error {
 			return &FieldError{"filter", err.Error()}
 		}
 	}
+	return r.validateCaps(w)
+}
+
+// validateCaps checks the webhook's own caps; 0 is unset.
+func (r Rules) validateCaps(w *Webhook) error {
+	if w.RateLimit != 0 {
+		ceiling := r.Limits.RateCeiling()
+		switch {
+		case !(w.RateLimit >= MinRateLimit): // NaN too
+			return &FieldError{"rateLimit", "must be at least " + decimal(MinRateLimit) + " (deliveries per second)"}
+		case w.RateLimit > ceiling:
+			return &FieldError{"rateLimit", "must be at most " + decimal(ceiling) + " (deliveries per second), this server's ceiling"}
+		}
+	}
+	if w.MaxConcurrency != 0 {
+		if ceiling := r.Limits.ConcurrencyCeiling(); w.MaxConcurrency < 1 || w.MaxConcurrency > ceiling {
+			return &FieldError{"maxConcurrency", fmt.Sprintf("must be between 1 and %d (this server's ceiling)", ceiling)}
+		}
+	}
 	return nil
 }
 
@@ -100,6 +122,9 @@ func (r Rules) validateURL(raw string) error {
 	}
 	return nil
 }
+
+// decimal formats f without an exponent: 1000000, not 1e+06.
+func decimal(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // ValidID reports whether s can be a subject token or key part:
 // [A-Za-z0-9_-]{1,64}. It is the event envelope's id rule.

@@ -1,8 +1,10 @@
 package webhook_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"slices"
@@ -32,6 +34,15 @@ func rules() webhook.Rules {
 			}
 			return nil
 		},
+	}
+}
+
+// withLimits returns rules() with process-wide rate and concurrency limits.
+func withLimits(rate float64, concurrency int) func() webhook.Rules {
+	return func() webhook.Rules {
+		r := rules()
+		r.Limits = webhook.Limits{Rate: rate, Concurrency: concurrency}
+		return r
 	}
 }
 
@@ -111,6 +122,29 @@ func TestValidate(t *testing.T) {
 			change: func(w *webhook.Webhook) { w.Filter = "true" }, field: "filter"},
 
 		{name: "first error wins", change: func(w *webhook.Webhook) { w.Name, w.URL = "", "ftp://x" }, field: "name"},
+
+		// Caps without a process-wide rate: up to MaxRateLimit; concurrency up to the default 32.
+		{name: "valid rate limit", change: func(w *webhook.Webhook) { w.RateLimit = 20 }},
+		{name: "valid fractional rate limit", change: func(w *webhook.Webhook) { w.RateLimit = 0.5 }},
+		{name: "valid slowest rate limit", change: func(w *webhook.Webhook) { w.RateLimit = webhook.MinRateLimit }},
+		{name: "valid fastest rate limit without a ceiling", change: func(w *webhook.Webhook) { w.RateLimit = webhook.MaxRateLimit }},
+		{name: "rate limit above the bound without a ceiling", change: func(w *webhook.Webhook) { w.RateLimit = webhook.MaxRateLimit + 1 }, field: "rateLimit", detailHas: "at most 1000000"},
+		{name: "rate limit too slow", change: func(w *webhook.Webhook) { w.RateLimit = 0.001 }, field: "rateLimit", detailHas: "at least 0.01"},
+		{name: "negative rate limit", change: func(w *webhook.Webhook) { w.RateLimit = -5 }, field: "rateLimit"},
+		{name: "NaN rate limit", change: func(w *webhook.Webhook) { w.RateLimit = math.NaN() }, field: "rateLimit"},
+		{name: "valid max concurrency 1", change: func(w *webhook.Webhook) { w.MaxConcurrency = 1 }},
+		{name: "valid max concurrency at the default ceiling", change: func(w *webhook.Webhook) { w.MaxConcurrency = webhook.DefaultConcurrency }},
+		{name: "max concurrency above the default ceiling", change: func(w *webhook.Webhook) { w.MaxConcurrency = 33 }, field: "maxConcurrency", detailHas: "between 1 and 32"},
+		{name: "negative max concurrency", change: func(w *webhook.Webhook) { w.MaxConcurrency = -1 }, field: "maxConcurrency"},
+		{name: "rate limit checked before max concurrency", change: func(w *webhook.Webhook) { w.RateLimit, w.MaxConcurrency = -1, -1 }, field: "rateLimit"},
+
+		// With the process-wide variables set, they are the ceilings.
+		{name: "valid rate limit at the ceiling", rules: withLimits(50, 4), change: func(w *webhook.Webhook) { w.RateLimit = 50 }},
+		{name: "rate limit above the ceiling", rules: withLimits(50, 4), change: func(w *webhook.Webhook) { w.RateLimit = 50.5 }, field: "rateLimit", detailHas: "at most 50"},
+		{name: "valid max concurrency at the ceiling", rules: withLimits(50, 4), change: func(w *webhook.Webhook) { w.MaxConcurrency = 4 }},
+		{name: "max concurrency above the ceiling", rules: withLimits(50, 4), change: func(w *webhook.Webhook) { w.MaxConcurrency = 5 }, field: "maxConcurrency", detailHas: "between 1 and 4"},
+		{name: "valid max concurrency above the default under a higher ceiling", rules: withLimits(0, 100), change: func(w *webhook.Webhook) { w.MaxConcurrency = 100 }},
+		{name: "unset caps are valid under any ceiling", rules: withLimits(1, 1), change: func(w *webhook.Webhook) { w.RateLimit, w.MaxConcurrency = 0, 0 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -285,5 +319,84 @@ func TestPublicHasNoSecret(t *testing.T) {
 	}
 	if p.ID != w.ID || p.Name != w.Name || p.URL != w.URL || p.Enabled != w.Enabled || !slices.Equal(p.Events, []string{}) {
 		t.Errorf("Public() = %+v", p)
+	}
+}
+
+// The effective caps: the webhook's own, clamped to the ceiling, else the
+// process-wide default. The deliverer enforces these; the API refuses what
+// would be clamped.
+func TestEffectiveCaps(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		limits   webhook.Limits
+		rate     float64
+		conc     int
+		wantRate float64
+		wantConc int
+	}{
+		{name: "nothing set anywhere", wantRate: 0, wantConc: webhook.DefaultConcurrency},
+		{name: "defaults only", limits: webhook.Limits{Rate: 50, Concurrency: 8}, wantRate: 50, wantConc: 8},
+		{name: "own below the ceiling", limits: webhook.Limits{Rate: 50, Concurrency: 8}, rate: 20, conc: 2, wantRate: 20, wantConc: 2},
+		{name: "own at the ceiling", limits: webhook.Limits{Rate: 50, Concurrency: 8}, rate: 50, conc: 8, wantRate: 50, wantConc: 8},
+		{name: "own above the ceiling is clamped", limits: webhook.Limits{Rate: 50, Concurrency: 8}, rate: 1000, conc: 100, wantRate: 50, wantConc: 8},
+		{name: "own rate without a process-wide rate", limits: webhook.Limits{Concurrency: 8}, rate: 20, wantRate: 20, wantConc: 8},
+		{name: "own rate beyond the bound without a process-wide rate", rate: 2e6, wantRate: webhook.MaxRateLimit, wantConc: webhook.DefaultConcurrency},
+		{name: "own concurrency under the default ceiling", conc: 100, wantConc: webhook.DefaultConcurrency},
+		{name: "fractional own rate", limits: webhook.Limits{Rate: 1}, rate: 0.25, wantRate: 0.25, wantConc: webhook.DefaultConcurrency},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := &webhook.Webhook{RateLimit: tc.rate, MaxConcurrency: tc.conc}
+			if got := w.EffectiveRate(tc.limits); got != tc.wantRate {
+				t.Errorf("EffectiveRate = %v, want %v", got, tc.wantRate)
+			}
+			if got := w.EffectiveConcurrency(tc.limits); got != tc.wantConc {
+				t.Errorf("EffectiveConcurrency = %v, want %v", got, tc.wantConc)
+			}
+		})
+	}
+}
+
+// The caps show in the API's view (null when unset) and never in the
+// delivery body, whose shape customers already parse.
+func TestCapsInPublicNotInPayload(t *testing.T) {
+	t.Parallel()
+	w := valid()
+	if p := w.Public(); p.RateLimit != nil || p.MaxConcurrency != nil {
+		t.Errorf("Public() of a webhook without caps = %v %v, want nil (JSON null)", p.RateLimit, p.MaxConcurrency)
+	}
+	data, err := json.Marshal(w.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"rateLimit":null`) || !strings.Contains(string(data), `"maxConcurrency":null`) {
+		t.Errorf("Public JSON %s: want rateLimit and maxConcurrency null", data)
+	}
+	w.RateLimit, w.MaxConcurrency = 2.5, 3
+	p := w.Public()
+	if p.RateLimit == nil || *p.RateLimit != 2.5 || p.MaxConcurrency == nil || *p.MaxConcurrency != 3 {
+		t.Fatalf("Public() = %v %v, want 2.5 and 3", p.RateLimit, p.MaxConcurrency)
+	}
+	*p.RateLimit, *p.MaxConcurrency = 9, 9
+	if w.RateLimit != 2.5 || w.MaxConcurrency != 3 {
+		t.Error("changing the Public view changed the record")
+	}
+	payload, err := w.PayloadJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(payload), "rateLimit") || strings.Contains(string(payload), "maxConcurrency") {
+		t.Errorf("delivery payload %s carries the caps", payload)
+	}
+	// The registry record keeps them, and omits them when unset.
+	rec, _ := json.Marshal(w)
+	if !strings.Contains(string(rec), `"rateLimit":2.5`) || !strings.Contains(string(rec), `"maxConcurrency":3`) {
+		t.Errorf("record %s lacks the caps", rec)
+	}
+	rec, _ = json.Marshal(valid())
+	if strings.Contains(string(rec), "rateLimit") || strings.Contains(string(rec), "maxConcurrency") {
+		t.Errorf("record without caps %s mentions them", rec)
 	}
 }

@@ -40,6 +40,11 @@ type Webhook struct {
 	DisabledAt *time.Time `json:"disabledAt,omitempty"`
 	// DisabledReason says why: "user", "gone" (410) or "failing".
 	DisabledReason string `json:"disabledReason,omitempty"`
+	// RateLimit (deliveries per second) and MaxConcurrency (attempts in
+	// flight) are the webhook's own caps, across all deliverers. 0 is
+	// unset: the process-wide default applies (see Limits).
+	RateLimit      float64 `json:"rateLimit,omitempty"`
+	MaxConcurrency int     `json:"maxConcurrency,omitempty"`
 }
 
 // Secret is one signing secret, sealed with the registry's key. The current
