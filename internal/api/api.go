@@ -139,6 +139,7 @@ func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Co
 	s := &Server{store: store, cat: cat, cfg: cfg, log: cfg.Logger, humaAPI: humaAPI}
 	humaAPI.UseMiddleware(s.authenticate)
 	s.registerWebhooks()
+	s.setCapBounds()
 	s.registerEventTypes()
 	s.registerDeliveries()
 	if cfg.Events != nil && cfg.Backfiller != nil {

@@ -33,6 +33,12 @@ type bundle struct {
 
 func setup(t *testing.T, storeCfg registry.StoreConfig) *bundle {
 	t.Helper()
+	return setupLimits(t, storeCfg, webhook.Limits{})
+}
+
+// setupLimits is setup with the process-wide delivery caps limits.
+func setupLimits(t *testing.T, storeCfg registry.StoreConfig, limits webhook.Limits) *bundle {
+	t.Helper()
 	n := testenv.StartNATS(t, 1)
 	kv, box := n.Registry(t)
 	storeCfg.Box = box
@@ -48,7 +54,7 @@ func setup(t *testing.T, storeCfg registry.StoreConfig) *bundle {
 	mux := http.NewServeMux()
 	api.New(mux, store, cat, api.Config{
 		Tokens: api.Tokens{b.tokA: b.coA, b.tokB: b.coB},
-		Rules:  webhook.Rules{KnownEvent: cat.Known, CheckURL: netguard.New(nil).CheckURL},
+		Rules:  webhook.Rules{KnownEvent: cat.Known, CheckURL: netguard.New(nil).CheckURL, Limits: limits},
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

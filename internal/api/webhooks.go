@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +29,9 @@ type CreateBody struct {
 	Filter      string   `json:"filter,omitempty" maxLength:"4096"`
 	Enabled     *bool    `json:"enabled,omitempty" doc:"Defaults to true."`
 	CreatedByID string   `json:"createdById,omitempty" maxLength:"64"`
+	// The caps' maximum is this server's ceiling, set in New (see setCapBounds).
+	RateLimit      *float64 `json:"rateLimit,omitempty" nullable:"true" minimum:"0.01" doc:"Deliveries per second to this webhook, across all deliverers; fractions allowed (0.5: one every 2 s). Omitted or null: the server's default (DELIVERY_ENDPOINT_RATE, none unless set), which is also the ceiling."`
+	MaxConcurrency *int     `json:"maxConcurrency,omitempty" nullable:"true" minimum:"1" doc:"Attempts in flight to this webhook, across all deliverers. Omitted or null: the server's default (DELIVERY_ENDPOINT_CONCURRENCY, 32 unless set), which is also the ceiling."`
 }
 
 // PatchBody changes only the fields it carries.
@@ -37,6 +42,55 @@ type PatchBody struct {
 	ProjectIDs *[]string `json:"projectIds,omitempty" maxItems:"1000"`
 	Filter     *string   `json:"filter,omitempty" maxLength:"4096" doc:"An empty string removes the filter."`
 	Enabled    *bool     `json:"enabled,omitempty"`
+	// Null must be told from absent here: Clearable.
+	RateLimit      Clearable[float64] `json:"rateLimit,omitempty" nullable:"true" minimum:"0.01" doc:"Deliveries per second to this webhook, across all deliverers; null clears it back to the server's default (DELIVERY_ENDPOINT_RATE), which is also the ceiling."`
+	MaxConcurrency Clearable[int]     `json:"maxConcurrency,omitempty" nullable:"true" minimum:"1" doc:"Attempts in flight to this webhook, across all deliverers; null clears it back to the server's default (DELIVERY_ENDPOINT_CONCURRENCY), which is also the ceiling."`
+}
+
+// Clearable is a PATCH field that is either absent (no change), a value, or
+// null (cleared: Value is then T's zero value, which the record reads as
+// unset).
+type Clearable[T any] struct {
+	Sent  bool
+	Value T
+}
+
+// UnmarshalJSON runs only for a field present in the body, null included.
+func (c *Clearable[T]) UnmarshalJSON(data []byte) error {
+	c.Sent = true
+	var zero T
+	c.Value = zero
+	if string(data) == "null" {
+		return nil
+	}
+	return json.Unmarshal(data, &c.Value)
+}
+
+// Schema is T's; the field's tags add nullability and bounds.
+func (Clearable[T]) Schema(r huma.Registry) *huma.Schema {
+	return r.Schema(reflect.TypeFor[T](), true, "")
+}
+
+// setCapBounds makes this server's ceilings the maximum of rateLimit and
+// maxConcurrency in both request bodies: /openapi.json shows them, and a
+// value above them is refused like any other out-of-bounds field.
+func (s *Server) setCapBounds() {
+	limits := s.cfg.Rules.Limits
+	bounds := map[string]float64{"rateLimit": limits.RateCeiling(), "maxConcurrency": float64(limits.ConcurrencyCeiling())}
+	schemas := s.humaAPI.OpenAPI().Components.Schemas.Map()
+	for _, body := range []string{"CreateBody", "PatchBody"} {
+		for field, bound := range bounds {
+			var p *huma.Schema
+			if b := schemas[body]; b != nil {
+				p = b.Properties[field]
+			}
+			if p == nil {
+				panic("api: no schema for " + body + "." + field)
+			}
+			p.Maximum = &bound
+			p.PrecomputeMessages()
+		}
+	}
 }
 
 type idPath struct {
@@ -68,6 +122,12 @@ func (s *Server) registerWebhooks() {
 			Events: dedupe(b.Events), ProjectIDs: dedupe(b.ProjectIDs), Filter: b.Filter,
 			Enabled: b.Enabled == nil || *b.Enabled, CreatedByID: b.CreatedByID,
 			Status: webhook.StatusHealthy,
+		}
+		if b.RateLimit != nil {
+			w.RateLimit = *b.RateLimit
+		}
+		if b.MaxConcurrency != nil {
+			w.MaxConcurrency = *b.MaxConcurrency
 		}
 		if !w.Enabled {
 			now := time.Now().UTC()
@@ -156,6 +216,12 @@ func (s *Server) registerWebhooks() {
 			}
 			if b.Enabled != nil {
 				setEnabled(w, *b.Enabled, "user")
+			}
+			if b.RateLimit.Sent {
+				w.RateLimit = b.RateLimit.Value
+			}
+			if b.MaxConcurrency.Sent {
+				w.MaxConcurrency = b.MaxConcurrency.Value
 			}
 			return s.cfg.Rules.Validate(w)
 		})

@@ -224,9 +224,12 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	if roles.API {
 		mux := http.NewServeMux()
 		ops(mux)
+		rules := webhook.Rules{KnownEvent: publisher.Catalogue().Known, CheckURL: guard.CheckURL, CheckFilter: filters.Check,
+			// The deliverers' defaults are also the ceilings of a webhook's own caps.
+			Limits: webhook.Limits{Rate: cfg.EndpointRate, Concurrency: cfg.EndpointConcurrency}}
 		api.New(mux, store, publisher.Catalogue(), api.Config{
 			Tokens:          cfg.APITokens,
-			Rules:           webhook.Rules{KnownEvent: publisher.Catalogue().Known, CheckURL: guard.CheckURL, CheckFilter: filters.Check},
+			Rules:           rules,
 			Logger:          log,
 			Inspector:       inspect.New(js, shared, cfg.Stream.Shards),
 			Events:          publisher,
