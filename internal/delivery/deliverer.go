@@ -66,6 +66,10 @@ type Config struct {
 	PullBatch   int // messages buffered per shard consumer
 	UserAgent   string
 
+	// EndpointConcurrency and EndpointRate (with EndpointBurst, 0:
+	// max(1, int(EndpointRate))) apply to a webhook without its own
+	// maxConcurrency / rateLimit, and are the ceilings of those. A
+	// webhook's own rate has a burst of max(1, int(rate)).
 	EndpointConcurrency int // attempts in flight per endpoint, all replicas
 	// SlotWait is the longest a job waits in this process for a slot of
 	// its endpoint to pass to it (see waiting); 0: 1s. Keep it well below
@@ -123,6 +127,8 @@ type Deliverer struct {
 	local    *local        // this process's view of endpoint health
 	waiting  *waiting      // jobs waiting for a slot of their endpoint
 	attempts *attemptLog   // batched writes of the attempt log
+	// limits are cfg's endpoint caps: each webhook's defaults and ceilings.
+	limits webhook.Limits
 }
 
 // New returns a Deliverer. Errors name the Config field at fault.
@@ -175,7 +181,8 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	return &Deliverer{Deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight), local: newLocal(),
-		waiting: newWaiting(cfg.SlotWait), attempts: newAttemptLog(deps.JS, deps.State, cfg.AttemptIndexSize, cfg.Logger)}, nil
+		waiting: newWaiting(cfg.SlotWait), attempts: newAttemptLog(deps.JS, deps.State, cfg.AttemptIndexSize, cfg.Logger),
+		limits: webhook.Limits{Rate: cfg.EndpointRate, Concurrency: cfg.EndpointConcurrency}}, nil
 }
 
 // Run consumes every shard until ctx ends. Then it drains the consumers
@@ -472,10 +479,15 @@ func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *
 // allow takes a rate token of the endpoint, if it has a rate limit. A job
 // that must wait for one is handed back (see backOff).
 func (d *Deliverer) allow(ctx context.Context, w *waiter) bool {
-	if d.cfg.EndpointRate <= 0 {
+	rate := w.entry.EffectiveRate(d.limits)
+	if rate <= 0 {
 		return true
 	}
-	wait, err := d.State.Allow(ctx, w.j.WebhookID, d.cfg.EndpointRate, d.cfg.EndpointBurst, time.Now())
+	burst := d.cfg.EndpointBurst
+	if w.entry.RateLimit > 0 {
+		burst = max(1, int(rate))
+	}
+	wait, err := d.State.Allow(ctx, w.j.WebhookID, rate, burst, time.Now())
 	if err != nil {
 		w.log.Warn("delivery: rate state unavailable; attempting anyway", "err", err)
 		return true
@@ -494,10 +506,11 @@ func (d *Deliverer) allow(ctx context.Context, w *waiter) bool {
 func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
 	now := time.Now()
 	w.since = now
-	if d.waiting.join(w.j.WebhookID, *w, d.cfg.EndpointConcurrency) {
+	limit := w.entry.EffectiveConcurrency(d.limits)
+	if d.waiting.join(w.j.WebhookID, *w, limit) {
 		return nil, false
 	}
-	lease, ok, err := d.State.Acquire(ctx, w.j.WebhookID, d.cfg.EndpointConcurrency, d.leaseTTL(), now)
+	lease, ok, err := d.State.Acquire(ctx, w.j.WebhookID, limit, d.leaseTTL(), now)
 	if err != nil {
 		w.log.Warn("delivery: in-flight state unavailable; attempting anyway", "err", err)
 		return nil, true
