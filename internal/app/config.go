@@ -171,7 +171,13 @@ func LoadConfig(getenv Getenv) (Config, error) {
 		return c, err
 	}
 	c.Stream.Shards = int(shards)
-	if c.Stream.EventsMaxAge, err = durationVar(getenv, "EVENTS_MAX_AGE", 7*24*time.Hour, time.Minute, 365*24*time.Hour); err != nil {
+	replicas, err := intVar(getenv, "STREAM_REPLICAS", 1, 1, 5)
+	if err != nil {
+		return c, err
+	}
+	c.Stream.Replicas = int(replicas)
+	// At least the 10 min deduplication window of event ids.
+	if c.Stream.EventsMaxAge, err = durationVar(getenv, "EVENTS_MAX_AGE", 7*24*time.Hour, 10*time.Minute, 365*24*time.Hour); err != nil {
 		return c, err
 	}
 	if c.Stream.AttemptsMaxAge, err = durationVar(getenv, "ATTEMPTS_MAX_AGE", 7*24*time.Hour, time.Minute, 365*24*time.Hour); err != nil {

@@ -16,7 +16,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.APIAddr != "127.0.0.1:8080" || c.PublisherAddr != "127.0.0.1:8081" || c.DeliveryTimeout != 7*time.Second ||
 		len(c.RetrySchedule) != 7 || c.Stream.Shards != 16 || c.MaxEventBytes != 256<<10 || c.RotationOverlap != 24*time.Hour ||
-		!c.SendTraceparent || !c.LocalHandoff {
+		!c.SendTraceparent || !c.LocalHandoff || c.Stream.Replicas != 1 {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.APITokens[DevAPIToken] != DevCompany {
@@ -43,6 +43,10 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "bad traceparent switch", env: map[string]string{"DELIVERY_TRACEPARENT": "maybe"}, want: "DELIVERY_TRACEPARENT"},
 		{name: "bad handoff switch", env: map[string]string{"DELIVERY_LOCAL_HANDOFF": "sometimes"}, want: "DELIVERY_LOCAL_HANDOFF"},
 		{name: "shards out of range", env: map[string]string{"DELIVERY_SHARDS": "0"}, want: "DELIVERY_SHARDS"},
+		{name: "no replicas", env: map[string]string{"STREAM_REPLICAS": "0"}, want: "STREAM_REPLICAS"},
+		{name: "too many replicas", env: map[string]string{"STREAM_REPLICAS": "6"}, want: "STREAM_REPLICAS"},
+		{name: "replicas not a number", env: map[string]string{"STREAM_REPLICAS": "three"}, want: "STREAM_REPLICAS"},
+		{name: "events kept shorter than their deduplication", env: map[string]string{"EVENTS_MAX_AGE": "5m"}, want: "EVENTS_MAX_AGE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +56,14 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 				t.Fatalf("LoadConfig error = %v, want one naming %s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestLoadConfigReadsReplicas(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(env(map[string]string{"STREAM_REPLICAS": "3"}))
+	if err != nil || c.Stream.Replicas != 3 {
+		t.Fatalf("STREAM_REPLICAS=3: replicas %d, err %v", c.Stream.Replicas, err)
 	}
 }
 

@@ -382,18 +382,21 @@ func connectNATS(cfg Config, log *slog.Logger) (*nats.Conn, *stream.Embedded, er
 	return nc, nil, nil
 }
 
-// ensureTopology retries while the server is starting (a fresh cluster, or
-// a restart racing this process).
+// ensureTopology creates or reconciles the topology, retrying while the
+// server is starting (a fresh cluster, or a restart racing this process).
+// What retrying cannot fix (a stream that cannot be reconciled) fails at
+// once.
 func ensureTopology(ctx context.Context, js jetstream.JetStream, cfg stream.Config, log *slog.Logger) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := stream.Ensure(ectx, js, cfg)
+		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := stream.Ensure(ectx, js, cfg, log)
 		cancel()
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || time.Now().After(deadline) {
+		var incompatible *stream.IncompatibleError
+		if errors.As(err, &incompatible) || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
 		log.Warn("jetstream not ready; retrying", "err", err)

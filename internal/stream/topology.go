@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,7 +41,9 @@ type Config struct {
 	AttemptsMaxAge time.Duration
 	// DuplicateWindow is the publish deduplication window (>= 10 min).
 	DuplicateWindow time.Duration
-	// Replicas is the stream replication factor (1 on a single server).
+	// Replicas is the replication factor of the streams and the bucket (1
+	// on a single server, at most 5). Start-up raises a stream to it and
+	// never lowers one that has more.
 	Replicas int
 	// Memory selects memory storage (tests); file storage otherwise.
 	Memory bool
@@ -79,8 +83,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("stream: AckWait must be at least 1s, got %s", c.AckWait)
 	case c.ShardMaxAckPending < 1:
 		return fmt.Errorf("stream: ShardMaxAckPending must be at least 1, got %d", c.ShardMaxAckPending)
-	case c.Replicas < 1:
-		return fmt.Errorf("stream: Replicas must be at least 1, got %d", c.Replicas)
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("stream: Replicas must be in 1..5, got %d", c.Replicas)
+	case c.EventsMaxAge < c.DuplicateWindow:
+		return fmt.Errorf("stream: EventsMaxAge (%s) must be at least DuplicateWindow (%s)", c.EventsMaxAge, c.DuplicateWindow)
 	}
 	return nil
 }
@@ -92,52 +98,65 @@ func (c Config) storage() jetstream.StorageType {
 	return jetstream.FileStorage
 }
 
-// Ensure creates or updates every stream, consumer and bucket of the
-// topology. It is idempotent and safe to call from every process at start.
-func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+// assets are the streams start-up creates, the registry bucket's included
+// (laid out as jetstream.CreateKeyValue would lay it out), with the limits
+// stated as the server reports them (-1: none) so that a stream we created
+// compares equal to what we would create.
+func (c Config) assets() []asset {
+	newStream := func(name, subjects string, retention jetstream.RetentionPolicy, maxAge, duplicates time.Duration) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:              name,
+			Subjects:          strings.Split(subjects, ","),
+			Retention:         retention,
+			MaxAge:            maxAge,
+			Duplicates:        duplicates,
+			MaxBytes:          -1,
+			MaxMsgs:           -1,
+			MaxMsgsPerSubject: -1,
+			MaxMsgSize:        -1,
+			MaxConsumers:      -1,
+			Storage:           c.storage(),
+			Replicas:          c.Replicas,
+		}
+	}
+	// Job ids only guard against a re-dispatch of an event whose dispatcher
+	// died before acking it (redelivered after AckWait), so the window need
+	// not be EVENTS'; every id costs server memory.
+	deliveries := newStream(Deliveries, "deliveries.>,retry.>", jetstream.WorkQueuePolicy, 0, max(2*c.AckWait, 2*time.Minute))
+	deliveries.AllowMsgSchedules = true
+	deliveries.AllowRollup = true // the server sets it with schedules
+	bucket := newStream("KV_"+Registry, "$KV."+Registry+".>", jetstream.LimitsPolicy, 0, 2*time.Minute)
+	bucket.MaxMsgsPerSubject = 5 // history
+	bucket.Discard = jetstream.DiscardNew
+	bucket.AllowRollup, bucket.DenyDelete, bucket.AllowDirect = true, true, true
+	return []asset{
+		{label: "stream " + Events, want: newStream(Events, "events.>", jetstream.LimitsPolicy, c.EventsMaxAge, c.DuplicateWindow), dedup: true},
+		{label: "stream " + Deliveries, want: deliveries, dedup: true},
+		// A dead letter's id guards against copying a job to DEAD twice.
+		{label: "stream " + Dead, want: newStream(Dead, "dead.>", jetstream.LimitsPolicy, c.DeadMaxAge, 2*time.Minute), dedup: true},
+		{label: "stream " + Attempts, want: newStream(Attempts, "attempts.>", jetstream.LimitsPolicy, c.AttemptsMaxAge, 2*time.Minute)},
+		{label: "bucket " + Registry + " (stream KV_" + Registry + ")", want: bucket},
+	}
+}
+
+// Ensure creates what is missing of the topology and reconciles what exists
+// (see reconcile: replicas are never lowered, a stream an operator created
+// keeps the operator's limits), logging one line to log (nil: discard) per
+// stream or bucket that differs from what it would create. It is
+// idempotent and safe to call from every process at start. An
+// *IncompatibleError means an existing stream, the server or cfg must
+// change first; other errors may pass once the server is ready.
+func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	streams := []jetstream.StreamConfig{{
-		Name:       Events,
-		Subjects:   []string{"events.>"},
-		Retention:  jetstream.LimitsPolicy,
-		MaxAge:     cfg.EventsMaxAge,
-		Duplicates: cfg.DuplicateWindow,
-	}, {
-		Name:      Deliveries,
-		Subjects:  []string{"deliveries.>", "retry.>"},
-		Retention: jetstream.WorkQueuePolicy,
-		// Job ids only guard against a re-dispatch of an event whose
-		// dispatcher died before acking it (redelivered after AckWait), so
-		// the window need not be EVENTS'; every id costs server memory.
-		Duplicates:        max(2*cfg.AckWait, 2*time.Minute),
-		AllowMsgSchedules: true,
-	}, {
-		Name:      Dead,
-		Subjects:  []string{"dead.>"},
-		Retention: jetstream.LimitsPolicy,
-		MaxAge:    cfg.DeadMaxAge,
-	}, {
-		Name:      Attempts,
-		Subjects:  []string{"attempts.>"},
-		Retention: jetstream.LimitsPolicy,
-		MaxAge:    cfg.AttemptsMaxAge,
-	}}
-	for _, sc := range streams {
-		sc.Storage = cfg.storage()
-		sc.Replicas = cfg.Replicas
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("stream: ensure %s: %w", sc.Name, err)
-		}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:   Registry,
-		History:  5,
-		Storage:  cfg.storage(),
-		Replicas: cfg.Replicas,
-	}); err != nil {
-		return fmt.Errorf("stream: ensure bucket %s: %w", Registry, err)
+	for _, a := range cfg.assets() {
+		if err := ensureStream(ctx, js, a, log); err != nil {
+			return err
+		}
 	}
 	if _, err := js.CreateOrUpdateConsumer(ctx, Events, jetstream.ConsumerConfig{
 		Durable:       DispatchConsumer,

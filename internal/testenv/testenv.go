@@ -54,7 +54,7 @@ func StartNATS(t testing.TB, shards int) *NATS {
 	cfg.Shards = shards
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := stream.Ensure(ctx, js, cfg); err != nil {
+	if err := stream.Ensure(ctx, js, cfg, nil); err != nil {
 		t.Fatalf("testenv: topology: %v", err)
 	}
 	return &NATS{Server: emb, Conn: nc, JS: js, URL: emb.ClientURL()}
