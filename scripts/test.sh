@@ -6,6 +6,8 @@
 #    says how to install one.
 #  - NATS: tests run the pinned nats-server from its Go module (in-process,
 #    and as a binary built from go.mod's tool line); nothing to install.
+#    The server-check test also runs nats-server 2.11 (older than the
+#    minimum), built from tools/nats-server-old by scripts/nats-server-old.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +46,12 @@ if [ -x scripts/jaeger.sh ] && [ -z "${JAEGER_BIN:-}" ]; then
   echo "make test: building Jaeger for the tracing test (cached after the first build)"
   scripts/jaeger.sh build
   export JAEGER_BIN="$PWD/bin/jaeger"
+fi
+
+if [ -z "${NATS_SERVER_OLD_BIN:-}" ]; then
+  echo "make test: building nats-server 2.11 for the server-check test (cached after the first build)"
+  scripts/nats-server-old.sh build
+  export NATS_SERVER_OLD_BIN="$PWD/bin/nats-server-old"
 fi
 
 echo "make test: go vet ./..."
