@@ -66,6 +66,7 @@ type proc struct {
 	done chan struct{}
 }
 
+// start runs bin, one of the binaries built in TestMain or an absolute path.
 func start(t testing.TB, name, bin string, env []string, args ...string) *proc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
@@ -73,7 +74,10 @@ func start(t testing.TB, name, bin string, env []string, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(binDir, bin), args...)
+	if !filepath.IsAbs(bin) {
+		bin = filepath.Join(binDir, bin)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {

@@ -382,15 +382,18 @@ func connectNATS(cfg Config, log *slog.Logger) (*nats.Conn, *stream.Embedded, er
 	return nc, nil, nil
 }
 
-// ensureTopology creates or reconciles the topology, retrying while the
-// server is starting (a fresh cluster, or a restart racing this process).
-// What retrying cannot fix (a stream that cannot be reconciled) fails at
-// once.
+// ensureTopology checks the server and creates or reconciles the
+// topology, retrying while the server is starting (a fresh cluster, or a
+// restart racing this process). What retrying cannot fix (an old server, no
+// JetStream, a stream that cannot be reconciled) fails at once.
 func ensureTopology(ctx context.Context, js jetstream.JetStream, cfg stream.Config, log *slog.Logger) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := stream.Ensure(ectx, js, cfg, log)
+		err := stream.CheckServer(ectx, js)
+		if err == nil {
+			err = stream.Ensure(ectx, js, cfg, log)
+		}
 		cancel()
 		if err == nil {
 			return nil
