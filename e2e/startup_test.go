@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +58,40 @@ func TestServerCheckRefusesOldOrJetStreamlessServers(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Two webhookd on one DATA_DIR: the second exits at once naming the
+// directory and the first, which keeps serving. Once the first is killed
+// (SIGKILL: the kernel drops its lock), another starts on the directory,
+// with what the first stored.
+func TestDataDirLockKeepsASecondWebhookdOut(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	webhookd := func(name string) (*proc, client) {
+		apiAddr, pubAddr := freeAddr(t), freeAddr(t)
+		p := start(t, name, "webhookd", []string{
+			"DATA_DIR=" + dir, "NATS_URL=", "REDIS_URL=", "DELIVERY_ALLOWED_CIDRS=127.0.0.0/8",
+			"WEBHOOKS_API_TOKENS=lock-token=lockco", "API_ADDR=" + apiAddr, "PUBLISHER_ADDR=" + pubAddr,
+		})
+		return p, client{apiURL: "http://" + apiAddr, apiToken: "lock-token"}
+	}
+	first, c1 := webhookd("webhookd-1")
+	first.waitReady(t, c1.apiURL+"/readyz")
+
+	second, _ := webhookd("webhookd-2")
+	out, code := waitExit(t, second, 20*time.Second)
+	want := fmt.Sprintf("webhookd: data directory %s is in use by pid %d on host", dir, first.cmd.Process.Pid)
+	if code == 0 || !strings.HasPrefix(lastLine(out), want) {
+		t.Fatalf("second webhookd exited %d with %q; want non-zero and a line starting %q:\n%s", code, lastLine(out), want, out)
+	}
+
+	h := c1.createHook(t, c1.apiToken, "lockco", map[string]any{"name": "kept", "url": "http://127.0.0.1:9/hook"})
+	first.stop(t, syscall.SIGKILL)
+	third, c3 := webhookd("webhookd-3")
+	third.waitReady(t, c3.apiURL+"/readyz")
+	if code, body := c3.do(t, http.MethodGet, c3.apiURL+"/v1/webhooks/"+h.ID, c3.apiToken, nil); code != http.StatusOK {
+		t.Errorf("webhook %s after the restart: %d %s", h.ID, code, body)
 	}
 }
 

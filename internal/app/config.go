@@ -32,7 +32,7 @@ const (
 type Config struct {
 	NatsURL  string // empty: embedded nats-server
 	RedisURL string // empty: in-process state
-	DataDir  string // embedded NATS storage
+	DataDir  string // embedded NATS storage, locked by one process
 	// NatsListen exposes the embedded server to other processes ("" = no).
 	NatsListen string
 

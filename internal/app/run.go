@@ -351,7 +351,9 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 
 func connectNATS(cfg Config, log *slog.Logger) (*nats.Conn, *stream.Embedded, error) {
 	if cfg.NatsURL == "" {
-		emb, err := stream.StartEmbedded(stream.EmbeddedConfig{StoreDir: cfg.EmbeddedStoreDir(), Listen: cfg.NatsListen})
+		emb, err := stream.StartEmbedded(stream.EmbeddedConfig{
+			StoreDir: cfg.EmbeddedStoreDir(), Listen: cfg.NatsListen, LockDir: cfg.DataDir,
+		})
 		if err != nil {
 			return nil, nil, err
 		}

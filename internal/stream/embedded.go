@@ -18,11 +18,15 @@ type EmbeddedConfig struct {
 	// Listen is "host:port" to accept outside clients; empty means in-process
 	// connections only.
 	Listen string
+	// LockDir, if set, is locked (LockDir) while the server runs, so that a
+	// second process cannot start on the same store.
+	LockDir string
 }
 
 // Embedded is an in-process nats-server with JetStream.
 type Embedded struct {
-	srv *server.Server
+	srv  *server.Server
+	lock *DirLock
 }
 
 // StartEmbedded starts a nats-server with JetStream inside this process and
@@ -48,16 +52,27 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		}
 		opts.Host, opts.Port = host, port
 	}
+	e := &Embedded{}
+	if cfg.LockDir != "" {
+		lock, err := LockDir(cfg.LockDir)
+		if err != nil {
+			return nil, err
+		}
+		e.lock = lock
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
+		e.release()
 		return nil, fmt.Errorf("stream: embedded nats-server: %w", err)
 	}
 	srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
+		e.release()
 		return nil, errors.New("stream: embedded nats-server not ready after 30s")
 	}
-	return &Embedded{srv: srv}, nil
+	e.srv = srv
+	return e, nil
 }
 
 // Connect opens a client connection to the embedded server.
@@ -68,10 +83,17 @@ func (e *Embedded) Connect(name string) (*nats.Conn, error) {
 // ClientURL is the address outside clients use, when Listen was set.
 func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
 
-// Shutdown stops the server and waits for it.
+// Shutdown stops the server, waits for it, then releases the lock.
 func (e *Embedded) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
+	e.release()
+}
+
+func (e *Embedded) release() {
+	if e.lock != nil {
+		_ = e.lock.Release()
+	}
 }
 
 func splitHostPort(addr string) (string, int, error) {
