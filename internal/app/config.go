@@ -35,6 +35,8 @@ type Config struct {
 	DataDir  string // embedded NATS storage, locked by one process
 	// NatsListen exposes the embedded server to other processes ("" = no).
 	NatsListen string
+	// NatsSync is how often the embedded server fsyncs (NATS_SYNC).
+	NatsSync stream.Sync
 
 	APIAddr       string
 	PublisherAddr string
@@ -176,6 +178,12 @@ func LoadConfig(getenv Getenv) (Config, error) {
 		return c, err
 	}
 	c.Stream.Replicas = int(replicas)
+	if c.NatsSync, err = stream.ParseSync(getenv("NATS_SYNC")); err != nil {
+		return c, fail("NATS_SYNC", err)
+	}
+	if c.NatsURL != "" && getenv("NATS_SYNC") != "" {
+		return c, errors.New("NATS_SYNC: configures the embedded nats-server only, and NATS_URL is set; set sync_interval in the jetstream {} block of that server's configuration instead")
+	}
 	// At least the 10 min deduplication window of event ids.
 	if c.Stream.EventsMaxAge, err = durationVar(getenv, "EVENTS_MAX_AGE", 7*24*time.Hour, 10*time.Minute, 365*24*time.Hour); err != nil {
 		return c, err

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bluehq/webhooks/internal/stream"
 )
 
 func env(kv map[string]string) Getenv { return func(k string) string { return kv[k] } }
@@ -16,7 +18,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.APIAddr != "127.0.0.1:8080" || c.PublisherAddr != "127.0.0.1:8081" || c.DeliveryTimeout != 7*time.Second ||
 		len(c.RetrySchedule) != 7 || c.Stream.Shards != 16 || c.MaxEventBytes != 256<<10 || c.RotationOverlap != 24*time.Hour ||
-		!c.SendTraceparent || !c.LocalHandoff || c.Stream.Replicas != 1 {
+		!c.SendTraceparent || !c.LocalHandoff || c.Stream.Replicas != 1 || c.NatsSync != (stream.Sync{}) {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.APITokens[DevAPIToken] != DevCompany {
@@ -46,6 +48,9 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "no replicas", env: map[string]string{"STREAM_REPLICAS": "0"}, want: "STREAM_REPLICAS"},
 		{name: "too many replicas", env: map[string]string{"STREAM_REPLICAS": "6"}, want: "STREAM_REPLICAS"},
 		{name: "replicas not a number", env: map[string]string{"STREAM_REPLICAS": "three"}, want: "STREAM_REPLICAS"},
+		{name: "sync neither always nor a duration", env: map[string]string{"NATS_SYNC": "sometimes"}, want: "NATS_SYNC"},
+		{name: "sync interval zero", env: map[string]string{"NATS_SYNC": "0s"}, want: "NATS_SYNC"},
+		{name: "sync with an external server", env: map[string]string{"NATS_SYNC": "always", "NATS_URL": "nats://127.0.0.1:4222"}, want: "NATS_SYNC"},
 		{name: "events kept shorter than their deduplication", env: map[string]string{"EVENTS_MAX_AGE": "5m"}, want: "EVENTS_MAX_AGE"},
 	}
 	for _, tt := range tests {
@@ -59,11 +64,29 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 	}
 }
 
-func TestLoadConfigReadsReplicas(t *testing.T) {
+func TestLoadConfigReadsReplicasAndSync(t *testing.T) {
 	t.Parallel()
-	c, err := LoadConfig(env(map[string]string{"STREAM_REPLICAS": "3"}))
-	if err != nil || c.Stream.Replicas != 3 {
-		t.Fatalf("STREAM_REPLICAS=3: replicas %d, err %v", c.Stream.Replicas, err)
+	tests := []struct {
+		name     string
+		env      map[string]string
+		replicas int
+		sync     stream.Sync
+	}{
+		{name: "three replicas", env: map[string]string{"STREAM_REPLICAS": "3"}, replicas: 3},
+		{name: "sync always", env: map[string]string{"NATS_SYNC": "always"}, replicas: 1, sync: stream.Sync{Always: true}},
+		{name: "sync every 10s", env: map[string]string{"NATS_SYNC": "10s"}, replicas: 1, sync: stream.Sync{Interval: 10 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := LoadConfig(env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Stream.Replicas != tt.replicas || c.NatsSync != tt.sync {
+				t.Errorf("replicas %d, sync %+v; want %d, %+v", c.Stream.Replicas, c.NatsSync, tt.replicas, tt.sync)
+			}
+		})
 	}
 }
 

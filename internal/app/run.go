@@ -352,7 +352,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 func connectNATS(cfg Config, log *slog.Logger) (*nats.Conn, *stream.Embedded, error) {
 	if cfg.NatsURL == "" {
 		emb, err := stream.StartEmbedded(stream.EmbeddedConfig{
-			StoreDir: cfg.EmbeddedStoreDir(), Listen: cfg.NatsListen, LockDir: cfg.DataDir,
+			StoreDir: cfg.EmbeddedStoreDir(), Listen: cfg.NatsListen, LockDir: cfg.DataDir, Sync: cfg.NatsSync,
 		})
 		if err != nil {
 			return nil, nil, err
@@ -362,7 +362,9 @@ func connectNATS(cfg Config, log *slog.Logger) (*nats.Conn, *stream.Embedded, er
 			emb.Shutdown()
 			return nil, nil, err
 		}
-		log.Info("embedded nats-server started", "store_dir", cfg.EmbeddedStoreDir(), "listen", cfg.NatsListen)
+		sync := emb.Sync()
+		log.Info("embedded nats-server started", "store_dir", cfg.EmbeddedStoreDir(), "listen", cfg.NatsListen,
+			"sync_always", sync.Always, "sync_interval", sync.Interval.String())
 		return nc, emb, nil
 	}
 	nc, err := nats.Connect(cfg.NatsURL,

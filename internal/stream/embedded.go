@@ -21,6 +21,32 @@ type EmbeddedConfig struct {
 	// LockDir, if set, is locked (LockDir) while the server runs, so that a
 	// second process cannot start on the same store.
 	LockDir string
+	// Sync is how the server flushes JetStream writes to disk.
+	Sync Sync
+}
+
+// Sync is when the embedded server fsyncs what it stored: after every write
+// (Always), or every Interval (0: the server's default, 2 min). Between
+// two, an ack means the write reached the OS, not the disk.
+type Sync struct {
+	Always   bool
+	Interval time.Duration
+}
+
+// ParseSync reads "always" or a duration such as "10s" (1ms to 24h); ""
+// is the server's default.
+func ParseSync(s string) (Sync, error) {
+	switch s {
+	case "":
+		return Sync{}, nil
+	case "always":
+		return Sync{Always: true}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Millisecond || d > 24*time.Hour {
+		return Sync{}, fmt.Errorf("%q must be always or a duration like 10s between 1ms and 24h", s)
+	}
+	return Sync{Interval: d}, nil
 }
 
 // Embedded is an in-process nats-server with JetStream.
@@ -40,7 +66,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		NoLog:      true,
 		DontListen: cfg.Listen == "",
 		// The server's own limits: large enough for a delivery body.
-		MaxPayload: 8 << 20,
+		MaxPayload:   8 << 20,
+		SyncAlways:   cfg.Sync.Always,
+		SyncInterval: cfg.Sync.Interval,
 	}
 	if cfg.StoreDir == "" {
 		opts.JetStreamMaxStore = 1 << 30
@@ -82,6 +110,15 @@ func (e *Embedded) Connect(name string) (*nats.Conn, error) {
 
 // ClientURL is the address outside clients use, when Listen was set.
 func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
+
+// Sync is how the running server flushes JetStream writes.
+func (e *Embedded) Sync() Sync {
+	c := e.srv.JetStreamConfig()
+	if c == nil {
+		return Sync{}
+	}
+	return Sync{Always: c.SyncAlways, Interval: c.SyncInterval}
+}
 
 // Shutdown stops the server, waits for it, then releases the lock.
 func (e *Embedded) Shutdown() {
