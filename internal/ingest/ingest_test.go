@@ -411,12 +411,13 @@ func TestDeduplicated(t *testing.T) {
 	}
 }
 
-// TestPublishUnavailable: when JetStream cannot store events the client is
-// told to retry (503 with Retry-After), not that its events are bad.
+// TestPublishUnavailable: when JetStream cannot store events within the
+// publish wait, the client is told to retry (503 with Retry-After), not
+// that its events are bad.
 func TestPublishUnavailable(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t, 1)
-	pub, err := publish.New(n.Conn)
+	pub, err := publish.New(n.Conn, publish.WithWait(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,4 +443,40 @@ func TestPublishUnavailable(t *testing.T) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Error("the handler waited for the deadline")
 	}
+}
+
+// TestPublishHoldsUntilStored: while the stream cannot take events (its
+// leader is being elected; here it does not exist for a moment), the
+// ingest holds the request and answers 202 once the events are stored,
+// within the publish wait, instead of 503.
+func TestPublishHoldsUntilStored(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t, 1)
+	pub, err := publish.New(n.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.JS.DeleteStream(t.Context(), stream.Events); err != nil {
+		t.Fatal(err)
+	}
+	recreated := make(chan error, 1)
+	time.AfterFunc(1500*time.Millisecond, func() {
+		_, err := n.JS.CreateStream(context.Background(), jetstream.StreamConfig{Name: stream.Events, Subjects: []string{"events.>"}, Duplicates: 10 * time.Minute})
+		recreated <- err
+	})
+	e := envelope(testenv.ID("co"))
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/events", bytes.NewReader(mustJSON(t, e)))
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	ingest.New(pub, ingest.Config{}).ServeHTTP(rec, req)
+	if err := <-recreated; err != nil {
+		t.Fatalf("recreating EVENTS: %v", err)
+	}
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d after %s, want 202 once EVENTS is back; body %s", rec.Code, time.Since(start), rec.Body)
+	}
+	if got := n.StreamState(t, stream.Events).Msgs; got != 1 {
+		t.Fatalf("EVENTS holds %d events, want the one accepted", got)
+	}
+	t.Logf("accepted after %s", time.Since(start).Round(10*time.Millisecond))
 }

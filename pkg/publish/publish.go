@@ -2,7 +2,10 @@
 // the webhook platform. Each event is validated against the event catalogue
 // first and published to the EVENTS stream with Nats-Msg-Id = event id, so a
 // retried publish is deduplicated; Publish returns only after JetStream has
-// acknowledged (persisted) the event.
+// acknowledged (persisted) the event. While the stream has no leader (one
+// is being elected after a server died) a publish is sent again every half
+// second, for up to the client's wait (WithWait, default 10 s), rather than
+// failing.
 package publish
 
 import (
@@ -41,6 +44,17 @@ type Client struct {
 	inject func(ctx context.Context, h nats.Header)
 	tracer trace.Tracer
 	onPub  func(eventType string)
+	wait   time.Duration
+}
+
+// DefaultWait is how long a publish waits for JetStream to store an event
+// (across a leader election) unless WithWait says otherwise.
+const DefaultWait = 10 * time.Second
+
+// WithWait sets how long a publish keeps trying to store its events before
+// it fails; at least a second.
+func WithWait(d time.Duration) Option {
+	return func(c *Client) { c.wait = max(d, time.Second) }
 }
 
 // WithPublished calls f once per event JetStream acknowledged (metrics).
@@ -66,7 +80,9 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 
 // New returns a Client over a NATS connection.
 func New(nc *nats.Conn, opts ...Option) (*Client, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	// An ack not seen within two resends is given up on: by then the
+	// message was sent again and that copy is awaited instead.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(2*stream.Resend))
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
@@ -74,7 +90,7 @@ func New(nc *nats.Conn, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	c := &Client{js: js, cat: cat, tracer: noop.NewTracerProvider().Tracer("")}
+	c := &Client{js: js, cat: cat, tracer: noop.NewTracerProvider().Tracer(""), wait: DefaultWait}
 	for _, o := range opts {
 		o(c)
 	}
@@ -130,13 +146,14 @@ func (c *Client) PublishJSON(ctx context.Context, raw []byte) ([]string, error) 
 // publishValid publishes validated envelopes as they were checked.
 func (c *Client) publishValid(ctx context.Context, events []event.Checked, extra nats.Header) ([]string, error) {
 	ids := make([]string, len(events))
-	futures := make([]jetstream.PubAckFuture, len(events))
+	msgs := make([]*nats.Msg, len(events))
 	for i := range events {
 		e := &events[i]
 		msg := &nats.Msg{Subject: stream.EventSubject(e.CompanyID, e.ProjectID, e.Type), Data: e.Raw, Header: nats.Header{}}
 		for k, v := range extra {
 			msg.Header[k] = v
 		}
+		msg.Header[jetstream.MsgIDHeader] = []string{e.ID}
 		sctx, span := c.tracer.Start(ctx, "publish "+e.Type, trace.WithSpanKind(trace.SpanKindProducer),
 			trace.WithAttributes(
 				attribute.String("messaging.system", "nats"),
@@ -152,20 +169,10 @@ func (c *Client) publishValid(ctx context.Context, events []event.Checked, extra
 		if c.inject != nil {
 			c.inject(ctx, msg.Header)
 		}
-		f, err := c.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
-		if err != nil {
-			return nil, fmt.Errorf("publish %s: %w", e.ID, err)
-		}
-		ids[i], futures[i] = e.ID, f
+		ids[i], msgs[i] = e.ID, msg
 	}
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return nil, fmt.Errorf("publish %s: not acknowledged: %w", ids[i], err)
-		case <-ctx.Done():
-			return nil, fmt.Errorf("publish: %w", ctx.Err())
-		}
+	if err := stream.Store(ctx, c.js, msgs, c.wait); err != nil {
+		return nil, fmt.Errorf("publish: events not stored: %w", err)
 	}
 	if c.onPub != nil {
 		for i := range events {
