@@ -20,6 +20,7 @@ import (
 	"github.com/bluehq/webhooks/internal/seal"
 	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/telemetry"
+	"github.com/bluehq/webhooks/pkg/publish"
 )
 
 // Development defaults, used only outside production when no tokens are set.
@@ -50,6 +51,10 @@ type Config struct {
 
 	MaxEventBytes int64
 	WebhookLimit  int
+	// PublishWait is how long publishing an event (the ingest, the
+	// platform's own events) keeps trying to store it across a leader
+	// election before it fails.
+	PublishWait time.Duration
 
 	DeliveryTimeout time.Duration
 	RetrySchedule   []time.Duration
@@ -191,11 +196,11 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	if c.Stream.AttemptsMaxAge, err = durationVar(getenv, "ATTEMPTS_MAX_AGE", 7*24*time.Hour, time.Minute, 365*24*time.Hour); err != nil {
 		return c, err
 	}
-	if c.Stream.AckWait, err = durationVar(getenv, "ACK_WAIT", 60*time.Second, time.Second, time.Hour); err != nil {
+	if c.Stream.AckWait, err = durationVar(getenv, "ACK_WAIT", stream.DefaultConfig().AckWait, time.Second, time.Hour); err != nil {
 		return c, err
 	}
-	if c.Stream.AckWait <= c.DeliveryTimeout {
-		return c, fmt.Errorf("ACK_WAIT: %s must be longer than DELIVERY_TIMEOUT (%s), or slow attempts are delivered twice", c.Stream.AckWait, c.DeliveryTimeout)
+	if c.PublishWait, err = durationVar(getenv, "PUBLISH_WAIT", publish.DefaultWait, time.Second, 5*time.Minute); err != nil {
+		return c, err
 	}
 	if c.SendTraceparent, err = boolVar(getenv, "DELIVERY_TRACEPARENT", true); err != nil {
 		return c, err

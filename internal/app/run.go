@@ -70,6 +70,13 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	// What must be stored (jobs, retries, dead letters) is sent again by
+	// stream.Store when no ack came within stream.Resend; an ack not seen
+	// within two of those is given up on.
+	storeJS, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192), jetstream.WithPublishAsyncTimeout(2*stream.Resend))
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
 	if err := ensureTopology(ctx, js, cfg.Stream, log); err != nil {
 		return err
 	}
@@ -117,7 +124,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tm := telemetry.NewMetrics(metrics)
 
-	publisher, err := publish.New(nc, publish.WithTracerProvider(tp), publish.WithPublished(tm.EventPublished))
+	publisher, err := publish.New(nc, publish.WithTracerProvider(tp), publish.WithPublished(tm.EventPublished), publish.WithWait(cfg.PublishWait))
 	if err != nil {
 		return err
 	}
@@ -157,7 +164,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	var deliverer *delivery.Deliverer
 	if roles.Deliverer {
 		deliverer, err = delivery.New(delivery.Deps{
-			JS: js, Resolver: cache, Registry: store, State: shared, Events: publisher,
+			JS: js, Publisher: storeJS, Resolver: cache, Registry: store, State: shared, Events: publisher,
 			Client: delivery.NewClient(guard, cfg.DeliveryTimeout, cfg.MaxInFlight),
 		}, delivery.Config{
 			Shards:              cfg.Stream.Shards,
@@ -165,14 +172,14 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			Policy:              retry.Policy{Delays: cfg.RetrySchedule, Jitter: 0.2, MaxRetryAfter: time.Hour},
 			MaxInFlight:         cfg.MaxInFlight,
 			EndpointConcurrency: cfg.EndpointConcurrency,
-			// A job waiting for a slot then attempting must finish within AckWait.
-			SlotWait:        min(time.Second, (cfg.Stream.AckWait-cfg.DeliveryTimeout)/2),
-			EndpointRate:    cfg.EndpointRate,
-			DisableAfter:    cfg.DisableAfter,
-			Logger:          log,
-			Metrics:         tm,
-			Tracer:          tracer("delivery"),
-			SendTraceparent: cfg.SendTraceparent,
+			SlotWait:            time.Second,
+			Heartbeat:           stream.HeartbeatFor(cfg.Stream.AckWait),
+			EndpointRate:        cfg.EndpointRate,
+			DisableAfter:        cfg.DisableAfter,
+			Logger:              log,
+			Metrics:             tm,
+			Tracer:              tracer("delivery"),
+			SendTraceparent:     cfg.SendTraceparent,
 		})
 		if err != nil {
 			return err
@@ -181,6 +188,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 
 	dcfg := dispatch.Config{
 		Shards: cfg.Stream.Shards, Workers: cfg.Workers, Logger: log, Metrics: tm, Tracer: tracer("dispatch"),
+		Publisher: storeJS, Heartbeat: stream.HeartbeatFor(cfg.Stream.AckWait),
 	}
 	if roles.Dispatcher && deliverer != nil && cfg.LocalHandoff {
 		// Jobs go straight to this process's deliverer when it can start

@@ -81,6 +81,16 @@ type Config struct {
 	DisableAfter     time.Duration // failing continuously this long: disabled
 	AttemptIndexSize int           // recent attempts kept per webhook
 
+	// Heartbeat is how often a job this process holds (waiting for a
+	// slot, or being attempted) is reported in progress, so that the
+	// shard's short AckWait redelivers the jobs of a deliverer that died,
+	// not those of one that is slow (0: never).
+	Heartbeat time.Duration
+	// StoreWait bounds how long storing a job's next step (a retry, a
+	// dead letter, the job handed back) may take, across a DELIVERIES
+	// leader election, before the job is handed back (0: 10s).
+	StoreWait time.Duration
+
 	// StopTimeout bounds how long Run waits for in-flight attempts after
 	// its context ends; what is still running then is handed back (Nak).
 	StopTimeout time.Duration
@@ -107,6 +117,9 @@ type Deps struct {
 	State    state.State
 	Events   EventPublisher // may be nil: no WEBHOOK_DISABLED events
 	Client   *http.Client
+	// Publisher stores retries, dead letters and handed-back jobs (nil:
+	// JS); give it a publish-ack timeout of about 2*stream.Resend.
+	Publisher stream.AsyncPublisher
 }
 
 // Deliverer is the delivery role.
@@ -167,6 +180,12 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 	}
 	if cfg.AttemptIndexSize < 1 {
 		cfg.AttemptIndexSize = 100
+	}
+	if cfg.StoreWait <= 0 {
+		cfg.StoreWait = 10 * time.Second
+	}
+	if deps.Publisher == nil {
+		deps.Publisher = deps.JS
 	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = cfg.Timeout + 2*time.Second
@@ -304,6 +323,7 @@ func (d *Deliverer) onMsg(m jetstream.Msg) {
 		return
 	default:
 	}
+	m = stream.Hold(m, d.cfg.Heartbeat)
 	d.inflight.Add(1)
 	go func() {
 		defer d.inflight.Done()
@@ -663,8 +683,7 @@ func scheduleTime(t time.Time) time.Time {
 func (d *Deliverer) schedule(ctx context.Context, target string, j job.Job, at time.Time) error {
 	j.Header = job.CopyHeader(j.Header)
 	msg := j.Msg(stream.RetrySubject(j.DeliveryID))
-	_, err := d.JS.PublishMsg(ctx, msg, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(target))
-	return err
+	return stream.Store(ctx, d.Publisher, []*nats.Msg{msg}, d.cfg.StoreWait, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(target))
 }
 
 // deadLetter copies the job to DEAD; deduplicated per delivery and attempt.
@@ -673,8 +692,8 @@ func (d *Deliverer) deadLetter(ctx context.Context, j *job.Job, reason string) e
 	jj.Header = job.CopyHeader(j.Header)
 	msg := jj.Msg(stream.DeadSubject(j.CompanyID, j.WebhookID, j.DeliveryID))
 	msg.Header.Set(job.HeaderDeadReason, reason)
-	_, err := d.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("dead.%s.%d", j.DeliveryID, j.Attempt)))
-	return err
+	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("dead.%s.%d", j.DeliveryID, j.Attempt))
+	return stream.Store(ctx, d.Publisher, []*nats.Msg{msg}, d.cfg.StoreWait)
 }
 
 func natsHeader(m jetstream.Msg) nats.Header {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bluehq/webhooks/internal/job"
+	"github.com/bluehq/webhooks/internal/stream"
 )
 
 // Take is the dispatcher's Handoff (dispatch.Handoff) in a process that
@@ -35,7 +36,7 @@ func (d *Deliverer) Take(j *job.Job, msg *nats.Msg, settle func(error)) bool {
 		return false
 	}
 	d.inflight.Add(1)
-	ctx, m := d.hardStop, &handedMsg{msg: msg, js: d.JS, settle: settle}
+	ctx, m := d.hardStop, &handedMsg{msg: msg, pub: d.Publisher, wait: d.cfg.StoreWait, settle: settle}
 	go func() {
 		defer d.inflight.Done()
 		defer func() { <-d.sem }()
@@ -52,7 +53,8 @@ func (d *Deliverer) Take(j *job.Job, msg *nats.Msg, settle func(error)) bool {
 // once JetStream acked the publish, or with the error that it did not.
 type handedMsg struct {
 	msg    *nats.Msg
-	js     jetstream.JetStream
+	pub    stream.AsyncPublisher
+	wait   time.Duration
 	settle func(error)
 	done   atomic.Bool
 }
@@ -84,18 +86,6 @@ func (m *handedMsg) store() error {
 	if m.done.Swap(true) {
 		return jetstream.ErrMsgAlreadyAckd
 	}
-	f, err := m.js.PublishMsgAsync(m.msg)
-	if err != nil {
-		m.settle(err)
-		return err
-	}
-	go func() {
-		select {
-		case <-f.Ok():
-			m.settle(nil)
-		case err := <-f.Err():
-			m.settle(err)
-		}
-	}()
+	go func() { m.settle(stream.Store(context.Background(), m.pub, []*nats.Msg{m.msg}, m.wait)) }()
 	return nil
 }

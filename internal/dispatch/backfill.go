@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bluehq/webhooks/internal/event"
@@ -38,7 +39,7 @@ func (d *Dispatcher) Backfill(ctx context.Context, w *registry.Entry, since time
 		from.AfterSeq = seq
 	}
 	run := strconv.FormatInt(since.UnixNano(), 36)
-	var futures []jetstream.PubAckFuture
+	var msgs []*nats.Msg
 	var last uint64
 	n, more, err := stream.Scan(ctx, d.js, stream.Events, "events."+w.CompanyID+".>", from, limit, func(m jetstream.Msg) error {
 		md, err := m.Metadata()
@@ -55,21 +56,21 @@ func (d *Dispatcher) Backfill(ctx context.Context, w *registry.Entry, since time
 			return nil
 		}
 		key := w.ID + ".backfill." + run
-		f, err := d.publishJob(telemetry.Extract(ctx, m.Headers()), &e, w, job.DeliveryID(e.ID+"."+key, w.ID, time.Now()), e.ID+"."+key, time.Now())
+		msg, err := d.renderJob(telemetry.Extract(ctx, m.Headers()), &e, w, job.DeliveryID(e.ID+"."+key, w.ID, time.Now()), e.ID+"."+key, time.Now())
 		if err != nil {
 			return err
 		}
-		futures = append(futures, f)
+		msgs = append(msgs, msg)
 		return nil
 	})
 	res.Scanned = n
 	if err == nil {
-		err = wait(ctx, futures)
+		err = d.store(ctx, msgs)
 	}
 	if err != nil {
 		return res, fmt.Errorf("dispatch: backfill: %w", err)
 	}
-	res.Queued = len(futures)
+	res.Queued = len(msgs)
 	if more {
 		res.NextCursor = strconv.FormatUint(last, 10)
 	}

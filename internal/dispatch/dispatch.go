@@ -70,9 +70,22 @@ type Config struct {
 	// jobs Handoff still holds (0: 10s); those not settled by then are
 	// left unacked, for redelivery.
 	SettleWait time.Duration
-	Logger     *slog.Logger
-	Metrics    Metrics
-	Tracer     trace.Tracer // nil: no spans
+	// Publisher stores the jobs (nil: the JetStream given to New). Give it
+	// a publish-ack timeout of about 2*stream.Resend: Store sends a job
+	// again after stream.Resend and awaits that copy.
+	Publisher Publisher
+	// StoreWait is how long an event's jobs may take to be stored, across
+	// a DELIVERIES leader election, before the event is left for
+	// redelivery (0: 15s).
+	StoreWait time.Duration
+	// Heartbeat is how often an event still being dispatched is reported
+	// in progress, so that it is not redelivered while its jobs are
+	// stored or delivered (0: never; keep it well below the consumer's
+	// AckWait).
+	Heartbeat time.Duration
+	Logger    *slog.Logger
+	Metrics   Metrics
+	Tracer    trace.Tracer // nil: no spans
 }
 
 // Metrics receives the dispatcher's counts; nil fields are skipped.
@@ -89,6 +102,8 @@ type Dispatcher struct {
 	log      *slog.Logger
 	// unsettled counts the events acked only once Handoff settles a job.
 	unsettled sync.WaitGroup
+	// syncWarned is when a failed registry sync was last logged (unix ns).
+	syncWarned atomic.Int64
 }
 
 // New returns a Dispatcher.
@@ -108,7 +123,14 @@ func New(js jetstream.JetStream, resolver Resolver, cfg Config) (*Dispatcher, er
 	if cfg.SettleWait <= 0 {
 		cfg.SettleWait = 10 * time.Second
 	}
-	return &Dispatcher{js: js, pub: js, resolver: resolver, cfg: cfg, log: cfg.Logger}, nil
+	if cfg.StoreWait <= 0 {
+		cfg.StoreWait = 15 * time.Second
+	}
+	var pub Publisher = js
+	if cfg.Publisher != nil {
+		pub = cfg.Publisher
+	}
+	return &Dispatcher{js: js, pub: pub, resolver: resolver, cfg: cfg, log: cfg.Logger}, nil
 }
 
 // Run consumes EVENTS until ctx ends, then stops pulling and waits for the
@@ -158,7 +180,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			_ = m.Nak() // stopping: another dispatcher takes it now
 			continue
 		}
-		msgs <- m
+		msgs <- stream.Hold(m, d.cfg.Heartbeat)
 	}
 }
 
@@ -261,14 +283,18 @@ func (d *Dispatcher) Dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 // published, and dispatch returns once JetStream acked them all.
 func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Header, published time.Time, ev *pendingEvent) (int, error) {
 	if err := d.resolver.Sync(ctx); err != nil {
-		return 0, err
+		// The registry has no leader (one is being elected), so no
+		// management write can be acknowledged now: the registry as last
+		// seen is the registry. Waiting would stall every event for the
+		// election.
+		d.syncFailed(err)
 	}
 	comp, err := d.resolver.Company(ctx, e.CompanyID)
 	if err != nil {
 		return 0, err
 	}
 	target := h.Get(job.HeaderTarget)
-	var futures []jetstream.PubAckFuture
+	var msgs []*nats.Msg
 	n := 0
 	sel := NewSelector(e, d.log)
 	for _, w := range comp.Hooks {
@@ -280,26 +306,31 @@ func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 			continue
 		}
 		span, j, msg, err := d.newJob(ctx, e, w, job.DeliveryID(e.ID, w.ID, e.OccurredAt), e.ID+"."+w.ID, published)
-		if err == nil {
-			n++
-			if ev != nil && d.cfg.Handoff != nil && d.take(ev, j, msg) {
-				span.End()
-				continue
-			}
-			var f jetstream.PubAckFuture
-			if f, err = d.publish(msg); err == nil {
-				futures = append(futures, f)
-			}
-		}
 		span.End()
 		if err != nil {
 			return n, err
 		}
+		n++
+		if ev != nil && d.cfg.Handoff != nil && d.take(ev, j, msg) {
+			continue
+		}
+		msgs = append(msgs, msg)
 	}
-	if err := wait(ctx, futures); err != nil {
+	if err := d.store(ctx, msgs); err != nil {
 		return n, err
 	}
 	return n, nil
+}
+
+// syncFailed logs, at most once a second, that events are dispatched with
+// the registry as last seen.
+func (d *Dispatcher) syncFailed(err error) {
+	now := time.Now().UnixNano()
+	last := d.syncWarned.Load()
+	if now-last < int64(time.Second) || !d.syncWarned.CompareAndSwap(last, now) {
+		return
+	}
+	d.log.Warn("dispatch: registry not reachable; dispatching with the registry as last seen", "err", err)
 }
 
 // take offers a job to Handoff, counting it in ev first: Take may settle
@@ -360,15 +391,12 @@ func (s *Selector) Selects(w *registry.Entry) bool {
 	return ok
 }
 
-// publishJob renders the body of e for w and publishes the job, under a
+// renderJob renders the body of e for w and its job's message, under a
 // fan-out span whose context the job carries to its delivery attempts.
-func (d *Dispatcher) publishJob(ctx context.Context, e *event.Envelope, w *registry.Entry, deliveryID, msgID string, published time.Time) (jetstream.PubAckFuture, error) {
+func (d *Dispatcher) renderJob(ctx context.Context, e *event.Envelope, w *registry.Entry, deliveryID, msgID string, published time.Time) (*nats.Msg, error) {
 	span, _, msg, err := d.newJob(ctx, e, w, deliveryID, msgID, published)
-	defer span.End()
-	if err != nil {
-		return nil, err
-	}
-	return d.publish(msg)
+	span.End()
+	return msg, err
 }
 
 // newJob starts the fan-out span of e to w and renders the job and its
@@ -416,25 +444,14 @@ func (d *Dispatcher) newJob(ctx context.Context, e *event.Envelope, w *registry.
 	return span, j, msg, nil
 }
 
-// publish stores a job's message in DELIVERIES, asynchronously.
-func (d *Dispatcher) publish(msg *nats.Msg) (jetstream.PubAckFuture, error) {
-	f, err := d.pub.PublishMsgAsync(msg)
-	if err != nil {
-		return nil, fmt.Errorf("dispatch: publish job: %w", err)
+// store stores jobs' messages in DELIVERIES, within StoreWait. Each
+// carries its Nats-Msg-Id, so sending one again is deduplicated.
+func (d *Dispatcher) store(ctx context.Context, msgs []*nats.Msg) error {
+	if len(msgs) == 0 {
+		return nil
 	}
-	return f, nil
-}
-
-// wait waits for every publish ack.
-func wait(ctx context.Context, futures []jetstream.PubAckFuture) error {
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("dispatch: job not acked: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := stream.Store(ctx, d.pub, msgs, d.cfg.StoreWait); err != nil {
+		return fmt.Errorf("dispatch: jobs not stored: %w", err)
 	}
 	return nil
 }

@@ -76,7 +76,8 @@ type CacheConfig struct {
 	// CompileFilter compiles filter expressions; nil means filters never
 	// match (a webhook with a filter then receives nothing).
 	CompileFilter FilterCompiler
-	// SyncTimeout bounds how long Sync waits for the watch to catch up.
+	// SyncTimeout bounds how long Sync waits for the watch to catch up
+	// (0: 2s).
 	SyncTimeout time.Duration
 	Logger      *slog.Logger
 }
@@ -113,7 +114,7 @@ type fill struct {
 // NewCache returns a Cache; call Run to start its watch.
 func NewCache(kv jetstream.KeyValue, cfg CacheConfig) *Cache {
 	if cfg.SyncTimeout == 0 {
-		cfg.SyncTimeout = 5 * time.Second
+		cfg.SyncTimeout = 2 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -231,10 +232,24 @@ func (c *Cache) syncLoop(ctx context.Context) {
 	}
 }
 
+// statusAttempt bounds one request for the bucket's state. A request that
+// reached a server as it handed the bucket's leadership over gets no
+// answer; asking again finds the new leader.
+const statusAttempt = time.Second
+
 func (c *Cache) syncOnce(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.SyncTimeout)
 	defer cancel()
-	status, err := c.kv.Status(ctx)
+	var status jetstream.KeyValueStatus
+	var err error
+	for {
+		actx, cancelAttempt := context.WithTimeout(ctx, statusAttempt)
+		status, err = c.kv.Status(actx)
+		cancelAttempt()
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("registry: sync: %w", err)
 	}

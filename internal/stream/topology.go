@@ -48,7 +48,9 @@ type Config struct {
 	// Memory selects memory storage (tests); file storage otherwise.
 	Memory bool
 	// AckWait is how long a consumer waits for an ack before redelivering a
-	// message whose worker died. Keep it above the delivery timeout.
+	// message whose worker died. Workers report progress on what they hold
+	// (see Hold), so it bounds the redelivery after a crash, not the
+	// length of an attempt.
 	AckWait time.Duration
 	// ShardMaxAckPending bounds the jobs of one delivery shard in flight
 	// across all deliverers (pulled, not yet acked).
@@ -64,7 +66,7 @@ func DefaultConfig() Config {
 		AttemptsMaxAge:  7 * 24 * time.Hour,
 		DuplicateWindow: 10 * time.Minute,
 		Replicas:        1,
-		AckWait:         60 * time.Second,
+		AckWait:         5 * time.Second,
 
 		ShardMaxAckPending: 1024,
 	}
@@ -172,8 +174,8 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.L
 			Durable:       ShardConsumer(shard),
 			FilterSubject: "deliveries." + strconv.Itoa(shard) + ".>",
 			AckPolicy:     jetstream.AckExplicitPolicy,
-			// Above the HTTP timeout: a slow attempt is not redelivered
-			// while it is still running (the deliverer also signals progress).
+			// A slow attempt is not redelivered while it runs: the
+			// deliverer reports progress on every job it holds.
 			AckWait:       cfg.AckWait,
 			MaxAckPending: cfg.ShardMaxAckPending,
 			MaxDeliver:    -1,
@@ -230,9 +232,12 @@ func AttemptSubject(companyID, webhookID string) string {
 // longer holds stops a consumer until the client notices the missing idle
 // heartbeats: with the library's defaults (30 s requests, 15 s heartbeats)
 // that was a 30 s stall, seen in fan-out benchmarks at saturation with few
-// shards (deliver-N: thousands pending, no pull request waiting). One
-// heartbeat a second bounds such a stall to about 2 s.
+// shards (deliver-N: thousands pending, no pull request waiting). The same
+// happens when a consumer's leader moves to another server (a planned
+// restart hands leadership over at once): the pull request waiting at the
+// old leader is gone. A heartbeat every 500 ms (the least the server
+// accepts) bounds such a stall to about a second.
 const (
 	PullExpiry    = 10 * time.Second
-	PullHeartbeat = time.Second
+	PullHeartbeat = 500 * time.Millisecond
 )
