@@ -187,3 +187,54 @@ func publishUntilAccepted(t *testing.T, c client, batch []map[string]any, within
 	}
 	return false
 }
+
+// A job in the hands of a deliverer that dies is delivered again within
+// seconds (ACK_WAIT, 5 s by default), while a job whose attempt is slow
+// but alive, longer than ACK_WAIT, is not delivered twice: deliverers
+// report progress on every job they hold.
+func TestCrashedDelivererJobsComeBackInSeconds(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, testenv.RedisURL(), "DELIVERY_TIMEOUT=20s", "LOG_LEVEL=info")
+	s.procs["deliverer-2"].stop(t, syscall.SIGTERM) // one deliverer holds every job
+	rc := newReceiver(t)
+	arrived := make(chan string, 10)
+	ended := make(chan struct{})
+	defer close(ended) // before any clean-up: the held requests are answered and every role can stop
+	rc.status = func(r *http.Request, _ int) int {
+		arrived <- r.URL.Path
+		hold := map[string]time.Duration{
+			"/slow":  12 * time.Second, // over two AckWaits, within the timeout
+			"/crash": 30 * time.Second, // still under way when its deliverer dies
+		}[r.URL.Path]
+		select {
+		case <-time.After(hold):
+		case <-ended:
+		}
+		return http.StatusOK
+	}
+	slow := s.c.createHook(t, s.token, s.company, map[string]any{"name": "slow", "url": rc.srv.URL + "/slow", "events": []string{"TODO_CREATED"}})
+	s.c.createHook(t, s.token, s.company, map[string]any{"name": "crash", "url": rc.srv.URL + "/crash", "events": []string{"COMMENT_CREATED"}})
+	ev := examples(t)["TODO_CREATED"]
+	ev["id"], ev["companyId"], ev["projectId"] = testenv.ID("evt_slow"), s.company, "p1"
+	s.c.publish(t, []map[string]any{ev})
+	if p := <-arrived; p != "/slow" {
+		t.Fatalf("first request to %s, want /slow", p)
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(arrivals(rc, "/slow")) >= 1 && rc.answered("/slow") }, "the slow attempt answered")
+	if n := len(arrivals(rc, "/slow")); n != 1 {
+		t.Errorf("the slow attempt was made %d times, want once: its job was redelivered while under way", n)
+	}
+	checkDelivery(t, slow, arrivals(rc, "/slow")[0])
+
+	ev = examples(t)["COMMENT_CREATED"]
+	ev["id"], ev["companyId"], ev["projectId"] = testenv.ID("evt_crash"), s.company, "p1"
+	s.c.publish(t, []map[string]any{ev})
+	if p := <-arrived; p != "/crash" {
+		t.Fatalf("request to %s, want /crash", p)
+	}
+	s.kill("deliverer-1")
+	killed := time.Now()
+	s.restart("deliverer-2", "deliverer")
+	testenv.Eventually(t, 30*time.Second, func() bool { return len(arrivals(rc, "/crash")) >= 2 }, "the crashed deliverer's job delivered again")
+	t.Logf("the job of the killed deliverer was attempted again %s after the kill", time.Since(killed).Round(100*time.Millisecond))
+}

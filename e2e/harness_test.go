@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -69,8 +71,20 @@ type proc struct {
 // start runs bin, one of the binaries built in TestMain or an absolute path.
 func start(t testing.TB, name, bin string, env []string, args ...string) *proc {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	f, err := os.Create(logPath)
+	dir := t.TempDir()
+	if keep := os.Getenv("E2E_LOG_DIR"); keep != "" {
+		// Kept after the test, for reading what the processes said.
+		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logPath := filepath.Join(dir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	for i := 2; errors.Is(err, fs.ErrExist); i++ { // the same role started again
+		logPath = filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, i))
+		f, err = os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +103,8 @@ func start(t testing.TB, name, bin string, env []string, args ...string) *proc {
 	return p
 }
 
-// stop signals the process and waits for it to exit (SIGKILL after 15 s).
+// stop signals the process and waits for it to exit (SIGKILL after 15 s,
+// a minute for lame-duck mode).
 func (p *proc) stop(t testing.TB, sig syscall.Signal) {
 	select {
 	case <-p.done:
@@ -97,12 +112,21 @@ func (p *proc) stop(t testing.TB, sig syscall.Signal) {
 	default:
 	}
 	_ = p.cmd.Process.Signal(sig)
+	within := 15 * time.Second
+	if sig == syscall.SIGUSR2 { // nats-server's lame-duck mode closes its clients over 30 s
+		within = time.Minute
+	}
 	select {
 	case <-p.done:
-	case <-time.After(15 * time.Second):
-		t.Errorf("%s did not stop within 15s of %s; killing", p.name, sig)
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	case <-time.After(within):
+		t.Errorf("%s did not stop within %s of %s; killing it (its goroutines are in %s)", p.name, within, sig, p.log)
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT) // a Go binary prints its goroutines
+		select {
+		case <-p.done:
+		case <-time.After(2 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
 	}
 }
 
@@ -202,6 +226,20 @@ type receiver struct {
 	// response headers to the n-th request.
 	status  func(r *http.Request, n int) int
 	headers func(n int) http.Header
+	done    map[string]int // requests answered, per path
+}
+
+// answered reports whether every request received on path was answered.
+func (rc *receiver) answered(path string) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	n := 0
+	for _, r := range rc.all {
+		if r.path == path {
+			n++
+		}
+	}
+	return n > 0 && rc.done[path] == n
 }
 
 func newReceiver(t testing.TB) *receiver {
@@ -217,6 +255,12 @@ func newReceiver(t testing.TB) *receiver {
 		if status != nil {
 			code = status(r, n)
 		}
+		rc.mu.Lock()
+		if rc.done == nil {
+			rc.done = map[string]int{}
+		}
+		rc.done[r.URL.Path]++
+		rc.mu.Unlock()
 		if headers != nil {
 			for k, v := range headers(n) {
 				w.Header()[k] = v

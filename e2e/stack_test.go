@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 
@@ -21,13 +22,22 @@ type stack struct {
 	procs    map[string]*proc
 }
 
-// startStack starts everything; extra are environment overrides
-// ("NAME=value") for every role.
+// startStack starts everything, on a nats-server of its own; extra are
+// environment overrides ("NAME=value") for every role.
 func startStack(t *testing.T, redisURL string, extra ...string) *stack {
-	s := &stack{t: t, natsAddr: freeAddr(t), storeDir: t.TempDir(), company: testenv.ID("co"), token: testenv.ID("tok"), procs: map[string]*proc{}}
-	s.nats = startNATSServer(t, s.storeDir, s.natsAddr)
+	natsAddr, storeDir := freeAddr(t), t.TempDir()
+	natsProc := startNATSServer(t, storeDir, natsAddr)
+	s := startRoles(t, "nats://"+natsAddr, redisURL, extra...)
+	s.natsAddr, s.storeDir, s.nats = natsAddr, storeDir, natsProc
+	return s
+}
+
+// startRoles starts the roles on the NATS servers at natsURL (a
+// comma-separated list for a cluster).
+func startRoles(t *testing.T, natsURL, redisURL string, extra ...string) *stack {
+	s := &stack{t: t, company: testenv.ID("co"), token: testenv.ID("tok"), procs: map[string]*proc{}}
 	s.env = append([]string{
-		"NATS_URL=nats://" + s.natsAddr,
+		"NATS_URL=" + natsURL,
 		"REDIS_URL=" + redisURL,
 		"WEBHOOKS_API_TOKENS=" + s.token + "=" + s.company,
 		"WEBHOOKS_INGEST_TOKENS=ingest-token",
@@ -37,20 +47,41 @@ func startStack(t *testing.T, redisURL string, extra ...string) *stack {
 		"LOG_LEVEL=debug",
 	}, extra...)
 	apiAddr, pubAddr := freeAddr(t), freeAddr(t)
-	s.procs["api"] = start(t, "api", "api", append(s.env, "API_ADDR="+apiAddr))
-	s.procs["publisher"] = start(t, "publisher", "publisher", append(s.env, "PUBLISHER_ADDR="+pubAddr))
-	s.procs["dispatcher"] = start(t, "dispatcher", "dispatcher", s.env)
-	s.procs["deliverer-1"] = start(t, "deliverer-1", "deliverer", s.env)
-	s.procs["deliverer-2"] = start(t, "deliverer-2", "deliverer", s.env)
-	waitHTTP(t, "http://"+apiAddr+"/readyz")
-	waitHTTP(t, "http://"+pubAddr+"/readyz")
+	ready := map[string]string{
+		"api":       s.launch("api", "api", "API_ADDR="+apiAddr),
+		"publisher": s.launch("publisher", "publisher", "PUBLISHER_ADDR="+pubAddr),
+	}
+	for _, r := range []struct{ name, bin string }{{"dispatcher", "dispatcher"}, {"deliverer-1", "deliverer"}, {"deliverer-2", "deliverer"}} {
+		ready[r.name] = s.launch(r.name, r.bin)
+	}
+	for name, url := range ready {
+		s.procs[name].waitReady(t, url)
+	}
 	s.c = client{apiURL: "http://" + apiAddr, ingestURL: "http://" + pubAddr, apiToken: s.token, ingestToken: "ingest-token"}
 	return s
 }
 
-// restart starts a role again after it was stopped.
+// launch starts one role as name, with an address of its own for its
+// /readyz (extra names it for api and publisher), and returns that URL.
+func (s *stack) launch(name, bin string, extra ...string) string {
+	addr := freeAddr(s.t)
+	env := append(append([]string{}, s.env...), "OPS_ADDR="+addr)
+	for _, e := range extra {
+		if v, ok := strings.CutPrefix(e, "API_ADDR="); ok {
+			addr = v
+		} else if v, ok := strings.CutPrefix(e, "PUBLISHER_ADDR="); ok {
+			addr = v
+		}
+	}
+	s.procs[name] = start(s.t, name, bin, append(env, extra...))
+	return "http://" + addr + "/readyz"
+}
+
+// restart starts a role (dispatcher or deliverer) again after it was
+// stopped, or one more of it, and waits until it is ready.
 func (s *stack) restart(name, bin string) {
-	s.procs[name] = start(s.t, name+"-again", bin, s.env)
+	url := s.launch(name, bin)
+	s.procs[name].waitReady(s.t, url)
 }
 
 // kill ends a role at once (SIGKILL): no clean-up, no acks.
