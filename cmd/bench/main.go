@@ -9,8 +9,9 @@
 // URLs of a stack that runs elsewhere. It registers webhooks through the
 // management API, pointing at a receiver in this process on 127.0.0.1 that
 // verifies every delivery with pkg/verify (Verify and VerifyXSignature),
-// publishes events with pkg/publish straight to NATS (or, with -external,
-// through POST /v1/events), waits until every expected delivery arrived or
+// publishes events with pkg/publish straight to NATS (-via nats, the
+// default) or through the stack's ingest, POST /v1/events (-via http; with
+// -batch 1, one event object per request), waits until every expected delivery arrived or
 // -wait passed after publishing ended, and prints one JSON line, last, on
 // stdout:
 //
@@ -104,6 +105,8 @@ type options struct {
 	logLevel    string
 	pprofAddr   string
 
+	via string // how events are published: "nats" (pkg/publish) or "http" (POST /v1/events)
+
 	external    bool
 	apiURL      string
 	ingestURL   string
@@ -137,6 +140,9 @@ type result struct {
 	FaultyWebhooks int     `json:"faulty_webhooks,omitempty"`
 	FaultyAttempts int64   `json:"faulty_attempts,omitempty"`
 	Mode           string  `json:"mode"`
+	Via            string  `json:"via"`   // how events were published: nats or http
+	Batch          int     `json:"batch"` // events per publish call
+	Publishers     int     `json:"publishers"`
 	ElapsedS       float64 `json:"elapsed_s"`
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
 	// CPUPerDelivery is this process's CPU time (user + system) from the
@@ -222,6 +228,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.warmup, "warmup", true, "before measuring, send one event through every webhook and wait for it (not counted)")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "LOG_LEVEL of the stack in this process (its logs go to stderr)")
 	fs.StringVar(&o.pprofAddr, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running: profiles of the bench and the stack in this process")
+	fs.StringVar(&o.via, "via", "", `how events are published: "nats" (pkg/publish straight to JetStream) or "http" (POST /v1/events on the ingest, one request per -batch; -batch 1 sends one event object per request, as most services do). Default: nats, or http with -external -ingest`)
 	fs.BoolVar(&o.external, "external", false, "start no role in this process: use the stack at -api and -ingest (or NATS_URL, when -ingest is empty)")
 	fs.StringVar(&o.apiURL, "api", "", "-external: management API base URL, e.g. http://127.0.0.1:8080")
 	fs.StringVar(&o.ingestURL, "ingest", "", "-external: publisher (ingest) base URL, e.g. http://127.0.0.1:8081; empty: publish with pkg/publish to $NATS_URL")
@@ -289,6 +296,19 @@ Flags:
 		return o, fmt.Errorf("-batch must be between 1 and 1000")
 	case o.maxPending < 0:
 		return o, fmt.Errorf("-max-pending must not be negative")
+	}
+	switch {
+	case o.via == "":
+		o.via = "nats"
+		if o.external && o.ingestURL != "" {
+			o.via = "http"
+		}
+	case o.via != "nats" && o.via != "http":
+		return o, fmt.Errorf("-via %q: want nats or http", o.via)
+	case o.via == "http" && o.external && o.ingestURL == "":
+		return o, fmt.Errorf("-via http with -external needs -ingest")
+	case o.via == "nats" && o.external && o.ingestURL != "":
+		return o, fmt.Errorf("-via nats with -external publishes to $NATS_URL: leave -ingest empty")
 	}
 	if o.external {
 		if o.scenario == "ceiling" {

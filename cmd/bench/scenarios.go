@@ -305,7 +305,13 @@ func (r *runner) makeBatch(targets []int, warm bool) batch {
 // events just before the call. A failed call is retried with the same ids
 // (deduplicated); if it still fails, its events are not expected.
 func (r *runner) publishBatch(ctx context.Context, b batch) {
-	raw, err := json.Marshal(b.events)
+	var raw []byte
+	var err error
+	if len(b.events) == 1 && r.o.batch == 1 {
+		raw, err = json.Marshal(b.events[0]) // one event per request, as most services send them
+	} else {
+		raw, err = json.Marshal(b.events)
+	}
 	if err != nil {
 		r.fail(err)
 		return
@@ -533,6 +539,7 @@ func (r *runner) result() *result {
 	res.Webhooks = len(r.p.kinds)
 	res.FaultyWebhooks = len(r.p.kinds) - r.p.healthy
 	res.Mode = r.st.mode
+	res.Via, res.Batch, res.Publishers = r.o.via, r.o.batch, r.o.publishers
 	if r.p.paced {
 		res.TargetRate = r.o.rate
 	}

@@ -54,7 +54,7 @@ type stack struct {
 // startStack starts (or, with -external, reaches) the pipeline.
 func startStack(ctx context.Context, o options, runID string, stderr io.Writer) (*stack, error) {
 	s := &stack{
-		httpc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		httpc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: max(64, o.publishers)}},
 	}
 	natsURL := os.Getenv("NATS_URL")
 	if o.external {
@@ -75,14 +75,22 @@ func startStack(ctx context.Context, o options, runID string, stderr io.Writer) 
 		s.close()
 		return nil, err
 	}
-	if s.ingestURL == "" {
+	if natsURL != "" {
+		// Also what the stall report reads the queues with.
 		nc, err := nats.Connect(natsURL, nats.Name("bench"), nats.MaxReconnects(-1))
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("connect %s: %w", natsURL, err)
 		}
 		s.nc = nc
-		if s.pub, err = publish.New(nc); err != nil {
+	}
+	if o.via == "nats" {
+		if s.nc == nil {
+			s.close()
+			return nil, errors.New("-via nats needs NATS_URL")
+		}
+		var err error
+		if s.pub, err = publish.New(s.nc); err != nil {
 			s.close()
 			return nil, err
 		}
@@ -115,6 +123,9 @@ func (s *stack) startInProcess(ctx context.Context, o options, runID string, std
 	s.apiToken = "bench-" + randomHex(16)
 	s.ingestToken = "bench-ingest-" + randomHex(16)
 	s.apiURL = "http://" + apiAddr
+	if o.via == "http" {
+		s.ingestURL = "http://" + pubAddr
+	}
 	env := map[string]string{
 		"DATA_DIR":                   dir,
 		"API_ADDR":                   apiAddr,
@@ -246,8 +257,8 @@ func (s *stack) deleteWebhooks(ctx context.Context) {
 	wg.Wait()
 }
 
-// publish sends raw (a JSON array of events) through pkg/publish, or the
-// ingest endpoint with -external -ingest.
+// publish sends raw (a JSON array of events, or one event object)
+// through pkg/publish, or POSTs it to the ingest (-via http).
 func (s *stack) publish(ctx context.Context, raw []byte) error {
 	if s.pub != nil {
 		_, err := s.pub.PublishJSON(ctx, raw)
