@@ -77,6 +77,9 @@ type Config struct {
 	// LocalHandoff lets a process that dispatches and delivers (webhookd)
 	// hand a job straight to its deliverer instead of through DELIVERIES.
 	LocalHandoff bool
+	// RemoteHandoff lets a dispatcher without a deliverer in its process
+	// offer jobs to deliverers over NATS, and deliverers take them.
+	RemoteHandoff bool
 	// Getenv is where OTEL_* variables are read from.
 	Getenv Getenv
 }
@@ -206,6 +209,9 @@ func LoadConfig(getenv Getenv) (Config, error) {
 		return c, err
 	}
 	if c.LocalHandoff, err = boolVar(getenv, "DELIVERY_LOCAL_HANDOFF", true); err != nil {
+		return c, err
+	}
+	if c.RemoteHandoff, err = boolVar(getenv, "DELIVERY_REMOTE_HANDOFF", true); err != nil {
 		return c, err
 	}
 	c.Getenv = getenv

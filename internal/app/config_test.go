@@ -18,7 +18,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.APIAddr != "127.0.0.1:8080" || c.PublisherAddr != "127.0.0.1:8081" || c.DeliveryTimeout != 7*time.Second ||
 		len(c.RetrySchedule) != 7 || c.Stream.Shards != 16 || c.MaxEventBytes != 256<<10 || c.RotationOverlap != 24*time.Hour ||
-		!c.SendTraceparent || !c.LocalHandoff || c.Stream.Replicas != 1 || c.NatsSync != (stream.Sync{}) {
+		!c.SendTraceparent || !c.LocalHandoff || !c.RemoteHandoff || c.Stream.Replicas != 1 || c.NatsSync != (stream.Sync{}) {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c.APITokens[DevAPIToken] != DevCompany {
@@ -45,6 +45,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "publish wait not a duration", env: map[string]string{"PUBLISH_WAIT": "ten"}, want: "PUBLISH_WAIT"},
 		{name: "bad traceparent switch", env: map[string]string{"DELIVERY_TRACEPARENT": "maybe"}, want: "DELIVERY_TRACEPARENT"},
 		{name: "bad handoff switch", env: map[string]string{"DELIVERY_LOCAL_HANDOFF": "sometimes"}, want: "DELIVERY_LOCAL_HANDOFF"},
+		{name: "bad remote handoff switch", env: map[string]string{"DELIVERY_REMOTE_HANDOFF": "maybe"}, want: "DELIVERY_REMOTE_HANDOFF"},
 		{name: "shards out of range", env: map[string]string{"DELIVERY_SHARDS": "0"}, want: "DELIVERY_SHARDS"},
 		{name: "no replicas", env: map[string]string{"STREAM_REPLICAS": "0"}, want: "STREAM_REPLICAS"},
 		{name: "too many replicas", env: map[string]string{"STREAM_REPLICAS": "6"}, want: "STREAM_REPLICAS"},

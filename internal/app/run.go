@@ -23,6 +23,7 @@ import (
 	"github.com/bluehq/webhooks/internal/delivery"
 	"github.com/bluehq/webhooks/internal/dispatch"
 	"github.com/bluehq/webhooks/internal/filter"
+	"github.com/bluehq/webhooks/internal/handoff"
 	"github.com/bluehq/webhooks/internal/ingest"
 	"github.com/bluehq/webhooks/internal/inspect"
 	"github.com/bluehq/webhooks/internal/netguard"
@@ -190,10 +191,22 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		Shards: cfg.Stream.Shards, Workers: cfg.Workers, Logger: log, Metrics: tm, Tracer: tracer("dispatch"),
 		Publisher: storeJS, Heartbeat: stream.HeartbeatFor(cfg.Stream.AckWait),
 	}
-	if roles.Dispatcher && deliverer != nil && cfg.LocalHandoff {
+	switch {
+	case roles.Dispatcher && deliverer != nil && cfg.LocalHandoff:
 		// Jobs go straight to this process's deliverer when it can start
 		// them now, and are stored in DELIVERIES only when it cannot.
 		dcfg.Handoff = deliverer
+		dcfg.SettleWait = cfg.DeliveryTimeout + 3*time.Second
+	case roles.Dispatcher && deliverer == nil && cfg.RemoteHandoff:
+		// The same, to the deliverers of other processes over NATS.
+		remote, err := handoff.NewClient(nc, handoff.Config{
+			Publisher: storeJS, Silence: cfg.Stream.AckWait, Refused: tm.HandoffRefused,
+		})
+		if err != nil {
+			return err
+		}
+		start("handoff", remote.Run)
+		dcfg.Handoff = remote
 		dcfg.SettleWait = cfg.DeliveryTimeout + 3*time.Second
 	}
 	dispatcher, err := dispatch.New(js, cache, dcfg)
@@ -322,6 +335,13 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 				errc <- fmt.Errorf("deliverer: %w", err)
 			}
 		})
+		if cfg.RemoteHandoff && !roles.Dispatcher {
+			deliverDone.Go(func() {
+				if err := deliverer.ServeHandoffs(deliverCtx, nc); err != nil {
+					errc <- fmt.Errorf("deliverer: %w", err)
+				}
+			})
+		}
 	}
 	log.Info("started", "publisher", roles.Publisher, "dispatcher", roles.Dispatcher, "deliverer", roles.Deliverer, "api", roles.API, "embedded_nats", embedded != nil, "redis", rdb != nil)
 

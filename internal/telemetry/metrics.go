@@ -22,6 +22,7 @@ type Metrics struct {
 	dispatched *counters // {type}
 	jobs       prometheus.Counter
 	handedOver prometheus.Counter
+	refused    prometheus.Counter
 	outcomes   *counters // {outcome}
 
 	attemptSeconds [2]prometheus.Observer   // [result]
@@ -58,7 +59,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	})
 	handedOver := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "webhooks_jobs_handed_over_total",
-		Help: "Delivery jobs the dispatcher handed straight to the deliverer of its own process (webhookd) instead of storing them in DELIVERIES.",
+		Help: "Delivery jobs the dispatcher handed straight to a deliverer (of its own process in webhookd, over NATS otherwise) instead of storing them in DELIVERIES; minus webhooks_jobs_handoff_refused_total, the ones a deliverer took.",
+	})
+	refused := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "webhooks_jobs_handoff_refused_total",
+		Help: "Delivery jobs offered over NATS that no deliverer could start at once (or none listened): stored in DELIVERIES instead.",
 	})
 	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "webhooks_deliveries_total",
@@ -96,7 +101,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Failed reads of JetStream consumer info by the queue-lag watcher.",
 	}, []string{"stream", "consumer"})
 	if reg != nil {
-		reg.MustRegister(published, dispatched, jobs, handedOver, outcomes, attemptSeconds, attempts,
+		reg.MustRegister(published, dispatched, jobs, handedOver, refused, outcomes, attemptSeconds, attempts,
 			delivered, webhooks, pending, ackPending, infoErrors)
 	}
 
@@ -105,6 +110,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		dispatched: newCounters(dispatched),
 		jobs:       jobs,
 		handedOver: handedOver,
+		refused:    refused,
 		outcomes: newCounters(outcomes,
 			attempt.Delivered, attempt.Retry, attempt.Dead, attempt.Parked, attempt.Deferred, attempt.Dropped, attempt.HandedBack),
 		delivered:  delivered,
@@ -140,6 +146,10 @@ func (m *Metrics) Dispatched(eventType string, jobs, handedOver int) {
 		m.handedOver.Add(float64(handedOver))
 	}
 }
+
+// HandoffRefused counts a job offered over NATS that was stored in
+// DELIVERIES instead.
+func (m *Metrics) HandoffRefused() { m.refused.Inc() }
 
 // Outcome counts a delivery decision; outcome is one of the attempt
 // package's outcomes (delivered, retry, dead, parked, deferred, dropped).
