@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/testenv"
 )
 
@@ -275,5 +279,56 @@ func TestPipelineWebhookd(t *testing.T) {
 	}
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("webhookd exited with %d after SIGTERM, want 0", code)
+	}
+}
+
+// In the split deployment the dispatcher offers each job to the
+// deliverers over NATS; one that is idle takes it, so nothing is stored in
+// DELIVERIES. With DELIVERY_REMOTE_HANDOFF=false every job goes through
+// DELIVERIES. Both deliver every event once.
+func TestSplitHandsJobsToDeliverers(t *testing.T) {
+	t.Parallel()
+	for _, remote := range []bool{true, false} {
+		t.Run(fmt.Sprint("remote=", remote), func(t *testing.T) {
+			t.Parallel()
+			s := startStack(t, testenv.RedisURL(), fmt.Sprint("DELIVERY_REMOTE_HANDOFF=", remote))
+			rc := newReceiver(t)
+			h := s.c.createHook(t, s.token, s.company, map[string]any{"name": "split", "url": rc.srv.URL + "/split"})
+			events := makeEvents(t, 20, []string{s.company}, []string{"p1"})
+			for _, e := range events {
+				s.c.publish(t, []map[string]any{e})
+			}
+			testenv.Eventually(t, 30*time.Second, func() bool { return len(eventIDs(arrivals(rc, "/split"))) == len(events) }, "every event delivered")
+			for _, r := range arrivals(rc, "/split") {
+				checkDelivery(t, h, r)
+			}
+			handed := scrape(t, s.metrics("dispatcher"), "webhooks_jobs_handed_over_total", nil)
+			refused := scrape(t, s.metrics("dispatcher"), "webhooks_jobs_handoff_refused_total", nil)
+			nc, err := nats.Connect("nats://" + s.natsAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			js, _ := jetstream.New(nc)
+			st, err := js.Stream(t.Context(), stream.Deliveries)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := st.Info(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored := info.State.LastSeq
+			t.Logf("%d events: %d jobs handed over, %d refused; DELIVERIES stored %d", len(events), int(handed), int(refused), stored)
+			if remote && (handed-refused < float64(len(events))/2 || stored >= uint64(len(events))) {
+				t.Errorf("with the remote handoff, %d of %d jobs were taken by a deliverer and DELIVERIES stored %d", int(handed-refused), len(events), stored)
+			}
+			if !remote && (handed != 0 || stored < uint64(len(events))) {
+				t.Errorf("without the remote handoff, %d jobs handed over and DELIVERIES stored %d, want 0 and %d", int(handed), stored, len(events))
+			}
+			if n := len(arrivals(rc, "/split")); n != len(events) {
+				t.Errorf("%d requests for %d events", n, len(events))
+			}
+		})
 	}
 }

@@ -20,6 +20,7 @@ type stack struct {
 	token    string
 	c        client
 	procs    map[string]*proc
+	ready    map[string]string // each role's /readyz (its /metrics beside it)
 }
 
 // startStack starts everything, on a nats-server of its own; extra are
@@ -35,7 +36,7 @@ func startStack(t *testing.T, redisURL string, extra ...string) *stack {
 // startRoles starts the roles on the NATS servers at natsURL (a
 // comma-separated list for a cluster).
 func startRoles(t *testing.T, natsURL, redisURL string, extra ...string) *stack {
-	s := &stack{t: t, company: testenv.ID("co"), token: testenv.ID("tok"), procs: map[string]*proc{}}
+	s := &stack{t: t, company: testenv.ID("co"), token: testenv.ID("tok"), procs: map[string]*proc{}, ready: map[string]string{}}
 	s.env = append([]string{
 		"NATS_URL=" + natsURL,
 		"REDIS_URL=" + redisURL,
@@ -74,7 +75,13 @@ func (s *stack) launch(name, bin string, extra ...string) string {
 		}
 	}
 	s.procs[name] = start(s.t, name, bin, append(env, extra...))
-	return "http://" + addr + "/readyz"
+	s.ready[name] = "http://" + addr + "/readyz"
+	return s.ready[name]
+}
+
+// metrics is the /metrics URL of a role.
+func (s *stack) metrics(name string) string {
+	return strings.TrimSuffix(s.ready[name], "/readyz") + "/metrics"
 }
 
 // restart starts a role (dispatcher or deliverer) again after it was

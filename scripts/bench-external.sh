@@ -72,3 +72,14 @@ for i in "${!pids[@]}"; do
 	report+=" ${names[$i]}=$(awk -v a="$(cpu "${pids[$i]}")" -v b="${before[$i]}" 'BEGIN { printf "%.2f", a - b }')"
 done
 echo "$report" >&2
+# Where the jobs went: created, handed over (and refused) by the dispatcher;
+# handed back at an endpoint's cap by the deliverers.
+counts="bench-external: jobs"
+for port in 18090 $(seq 18091 $((18090 + DELIVERERS))); do
+	counts+=" $(curl -fs "http://127.0.0.1:$port/metrics" 2>/dev/null | awk -v p="$port" '
+		/^webhooks_jobs_created_total/ { printf "created=%d ", $2 }
+		/^webhooks_jobs_handed_over_total/ { printf "handed_over=%d ", $2 }
+		/^webhooks_jobs_handoff_refused_total/ { printf "refused=%d ", $2 }
+		/^webhooks_deliveries_total\{outcome="handed_back"\}/ { printf "%s:handed_back=%d ", p, $2 }')"
+done
+echo "$counts" >&2
