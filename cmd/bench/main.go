@@ -1,5 +1,5 @@
 // Command bench is the end-to-end benchmark of the webhook pipeline
-// (DESIGN.md, "The benchmark contract").
+// (docs/architecture.md, "The benchmark").
 //
 // It runs the real pipeline: by default its own stack in this process
 // (app.Run with every role, an embedded nats-server under a temporary
