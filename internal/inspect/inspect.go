@@ -170,7 +170,8 @@ func (in *Inspector) Redeliver(ctx context.Context, companyID, deliveryID string
 type RecoverResult struct {
 	Requeued int `json:"requeued"`
 	// AlreadyRequeued counts dead letters requeued before (by redeliver or
-	// an earlier recover within the 10-minute deduplication window).
+	// an earlier recover) within DELIVERIES' deduplication window: 2 min,
+	// or 2 x ACK_WAIT when that is longer.
 	AlreadyRequeued int    `json:"alreadyRequeued"`
 	NextCursor      string `json:"nextCursor,omitempty" doc:"More dead letters remain: call again with this cursor."`
 }
