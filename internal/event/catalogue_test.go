@@ -654,3 +654,45 @@ func BenchmarkValidateInvalid(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheck measures what the ingest does per request: one typical
+// event (TODO_CREATED, the previousValue null), a batch of 100 events (the
+// catalogue's examples in turn) and one refused event.
+func BenchmarkCheck(b *testing.B) {
+	c := loadCatalogue(b)
+	one := example(b, c, "TODO_CREATED")
+	types := c.Types()
+	items := make([][]byte, 100)
+	for i := range items {
+		items[i] = types[i%len(types)].Example
+	}
+	batch := []byte("[" + string(slices.Concat(joinComma(items)...)) + "]")
+	invalid := mutate(b, one, func(m map[string]any) { at(m, "currentValue", "todoList")["id"] = 1 })
+
+	b.Run("one", func(b *testing.B) {
+		b.SetBytes(int64(len(one)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Check(one); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("batch-100", func(b *testing.B) {
+		b.SetBytes(int64(len(batch)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if got, err := c.CheckBatch(batch); err != nil || len(got) != len(items) {
+				b.Fatal(len(got), err)
+			}
+		}
+	})
+	b.Run("invalid", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Check(invalid); err == nil {
+				b.Fatal("accepted")
+			}
+		}
+	})
+}
