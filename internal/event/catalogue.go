@@ -50,6 +50,10 @@ type compiled struct {
 	envelope *jsonschema.Schema
 	types    []Type // sorted by name
 	values   map[string]*jsonschema.Schema
+
+	// The same schemas as rules, for the fast path of verify.
+	envelopeRule *rule
+	valueRules   map[string]*rule
 }
 
 // loadOnce compiles the embedded schemas the first time it is called; they
@@ -112,6 +116,13 @@ func compile(fsys fs.FS) (*compiled, error) {
 	if c.envelope, err = comp.Compile(schemas.BaseURI + schemas.EnvelopeFile); err != nil {
 		return nil, err
 	}
+	rs := rules{}
+	c.envelopeRule = rs.of(c.envelope)
+	c.valueRules = make(map[string]*rule, len(c.values))
+	for name, sch := range c.values {
+		c.valueRules[name] = rs.of(sch)
+	}
+	rs.breakRefCycles()
 	return c, nil
 }
 
@@ -195,8 +206,10 @@ func (c *Catalogue) Known(name string) bool {
 // returns the decoded envelope, or a *FieldError (matching ErrInvalid) that
 // names the most specific field at fault.
 func (c *Catalogue) Validate(raw []byte) (Envelope, error) {
-	if _, err := c.check(raw); err != nil {
-		return Envelope{}, err
+	if _, ok := c.c.verifyOne(raw, false); !ok {
+		if _, err := c.check(raw); err != nil {
+			return Envelope{}, err
+		}
 	}
 	return unmarshal(raw)
 }
@@ -214,6 +227,15 @@ type Checked struct {
 // Check validates raw as Validate does, without decoding it a second time
 // into an Envelope: for publishers, which only route and store it.
 func (c *Catalogue) Check(raw []byte) (Checked, error) {
+	if e, ok := c.c.verifyOne(raw, true); ok {
+		return e, nil
+	}
+	return c.checkDecoded(raw)
+}
+
+// checkDecoded is Check the slow way, which also finds the errors: the
+// envelope decoded into any and validated by the jsonschema library.
+func (c *Catalogue) checkDecoded(raw []byte) (Checked, error) {
 	obj, err := c.check(raw)
 	if err != nil {
 		return Checked{}, err
@@ -272,7 +294,17 @@ func (c *Catalogue) ValidateBatch(raw []byte) ([]Envelope, error) {
 
 // CheckBatch is ValidateBatch with Check for each envelope.
 func (c *Catalogue) CheckBatch(raw []byte) ([]Checked, error) {
+	if out, ok := c.verifyBatch(raw); ok {
+		return out, nil
+	}
 	return eachItem(c, raw, c.Check)
+}
+
+func (c *Catalogue) maxBatch() int {
+	if c.MaxBatch <= 0 {
+		return DefaultMaxBatch
+	}
+	return c.MaxBatch
 }
 
 // eachItem applies one to raw, a single envelope, or to each item of raw, an
@@ -289,10 +321,7 @@ func eachItem[T any](c *Catalogue, raw []byte, one func([]byte) (T, error)) ([]T
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, syntaxError(err)
 	}
-	limit := c.MaxBatch
-	if limit <= 0 {
-		limit = DefaultMaxBatch
-	}
+	limit := c.maxBatch()
 	switch {
 	case len(items) == 0:
 		return nil, &FieldError{Detail: "batch is empty"}
