@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/14}
 DELIVERERS=${DELIVERERS:-2}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+# BENCH_LOGS=dir keeps the processes' logs there.
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; [ -z "${BENCH_LOGS:-}" ] || cp "$work"/*.log "$BENCH_LOGS"/; rm -rf "$work"' EXIT
 
 for b in api publisher dispatcher deliverer bench; do
 	go build -o "$work/$b" "./cmd/$b"
@@ -48,7 +49,8 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
-export NATS_URL=nats://127.0.0.1:14222 REDIS_URL LOG_LEVEL=warn \
+LOG_LEVEL=${LOG_LEVEL:-warn}
+export NATS_URL=nats://127.0.0.1:14222 REDIS_URL LOG_LEVEL \
 	WEBHOOKS_API_TOKENS=ext-token=ext WEBHOOKS_PER_COMPANY_LIMIT=2000 \
 	DELIVERY_ALLOWED_CIDRS=127.0.0.0/8 API_ADDR=127.0.0.1:18080 PUBLISHER_ADDR=127.0.0.1:18081
 launch api "$work/api"
@@ -80,6 +82,7 @@ for port in 18090 $(seq 18091 $((18090 + DELIVERERS))); do
 		/^webhooks_jobs_created_total/ { printf "created=%d ", $2 }
 		/^webhooks_jobs_handed_over_total/ { printf "handed_over=%d ", $2 }
 		/^webhooks_jobs_handoff_refused_total/ { printf "refused=%d ", $2 }
-		/^webhooks_deliveries_total\{outcome="handed_back"\}/ { printf "%s:handed_back=%d ", p, $2 }')"
+		/^webhooks_deliveries_total\{/ && $2 > 0 { match($1, /outcome="[a-z_]+"/); printf "%s:%s=%d ", p, substr($1, RSTART + 9, RLENGTH - 10), $2 }
+		/^webhooks_attempts_total\{result="failure"/ && $2 > 0 { printf "%s:failed_attempts=%d ", p, $2 }')"
 done
 echo "$counts" >&2
