@@ -475,18 +475,14 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 // job is rescheduled for when it may close, without counting an attempt.
 func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *jobLog) bool {
 	now := time.Now()
-	if d.local.admitted(j.WebhookID, now) {
-		return true
-	}
-	adm, err := d.State.Admit(ctx, j.WebhookID, now)
+	adm, err := d.local.admission(j.WebhookID, now, func() (state.Admission, error) {
+		return d.State.Admit(ctx, j.WebhookID, now)
+	})
 	if err != nil {
 		log.Warn("delivery: breaker state unavailable; attempting anyway", "err", err)
 		return true
 	}
 	if adm.Allowed {
-		if !adm.Probe {
-			d.local.admit(j.WebhookID, now)
-		}
 		return true
 	}
 	at := scheduleTime(adm.RetryAt)
