@@ -246,6 +246,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		for _, w := range d.waiting.close() {
 			_ = w.m.Nak() // draining: another deliverer takes it now
 		}
+		d.giveBack(ctx, d.waiting.lingered(time.Now(), d.leaseTTL())...)
 		for _, cc := range consumers {
 			cc.Drain()
 		}
@@ -288,10 +289,13 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	return nil
 }
 
-// sweep hands back the jobs that waited SlotWait for a slot in vain.
+// sweep hands back the jobs that waited SlotWait for a slot in vain, and
+// gives back the idle slots kept for linger.
 func (d *Deliverer) sweep(ctx context.Context) {
 	t := time.NewTicker(max(d.cfg.SlotWait/4, 10*time.Millisecond))
 	defer t.Stop()
+	idle := time.NewTicker(lingerSweep)
+	defer idle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -300,6 +304,8 @@ func (d *Deliverer) sweep(ctx context.Context) {
 			for _, w := range d.waiting.expired(now) {
 				d.handBack(w.m)
 			}
+		case now := <-idle.C:
+			d.giveBack(ctx, d.waiting.lingered(now, d.leaseTTL())...)
 		}
 	}
 }
@@ -515,15 +521,20 @@ func (d *Deliverer) allow(ctx context.Context, w *waiter) bool {
 	return true
 }
 
-// acquire takes an in-flight slot of the endpoint. A job that finds the
-// endpoint at its cap waits in this process when an attempt of ours will
-// pass it a slot soon (see waiting); otherwise it is handed back with a
-// short delay. It is never held longer.
+// acquire takes an in-flight slot of the endpoint: an idle one of ours, or
+// one from the shared state. A job that finds the endpoint at its cap
+// waits in this process when an attempt of ours will pass it a slot soon
+// (see waiting); otherwise it is handed back with a short delay. It is
+// never held longer.
 func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
 	now := time.Now()
 	w.since = now
 	limit := w.entry.EffectiveConcurrency(d.limits)
-	if d.waiting.join(w.j.WebhookID, *w, limit) {
+	s, c := d.waiting.claim(w.j.WebhookID, *w, limit, d.leaseTTL())
+	switch c {
+	case reused:
+		return s, true
+	case joined:
 		return nil, false
 	}
 	lease, ok, err := d.State.Acquire(ctx, w.j.WebhookID, limit, d.leaseTTL(), now)
@@ -547,21 +558,32 @@ func (d *Deliverer) leaseTTL() time.Duration { return d.cfg.Timeout + 5*time.Sec
 
 // release ends an attempt that held slot s of endpoint key. After a
 // success the slot passes to the oldest job waiting for the endpoint, if
-// any, mayPass and the slot is passable; otherwise it goes back to the
+// any, mayPass and the slot is passable; with none waiting, it is kept idle
+// for the endpoint's next job (see waiting). Otherwise it goes back to the
 // shared state. Jobs left waiting behind a failure, or behind no attempt
 // at all, are handed back.
 func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency time.Duration, ok, mayPass bool) *waiter {
 	now := time.Now()
-	next, orphans := d.waiting.done(key, latency, ok, mayPass && s.passable(d.leaseTTL(), now), now)
-	if next != nil {
+	next, orphans, kept := d.waiting.end(key, s, latency, ok, mayPass && s.passable(d.leaseTTL(), now), now)
+	switch {
+	case next != nil:
 		s.passes++
-	} else if err := d.State.Release(context.WithoutCancel(ctx), s.lease); err != nil {
-		d.log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "webhook_id", key, "err", err)
+	case !kept:
+		d.giveBack(ctx, s)
 	}
 	for _, o := range orphans {
 		d.handBack(o.m)
 	}
 	return next
+}
+
+// giveBack releases the slots to the shared state.
+func (d *Deliverer) giveBack(ctx context.Context, slots ...*slot) {
+	for _, s := range slots {
+		if err := d.State.Release(context.WithoutCancel(ctx), s.lease); err != nil {
+			d.log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "webhook_id", s.lease.Key, "err", err)
+		}
+	}
 }
 
 // handBack returns a job that found its endpoint at the in-flight cap, to

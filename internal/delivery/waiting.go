@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -24,11 +25,18 @@ import (
 // place in its shard's ack-pending, which is why the wait is bounded.
 // Jobs that outwait maxWait, that wait behind a failure, or that are left
 // when the last running attempt ends are handed back as before.
+//
+// When no job waits, a lease that may still pass is kept idle for linger
+// and taken by the endpoint's next job, again without the shared state (see
+// claim); not where the endpoint was at its cap lately (see contendedFor).
+// An idle lease still counts in the shared state, so the cap holds across
+// replicas; it goes back after linger, or at close.
 type waiting struct {
 	maxWait time.Duration
 
 	mu        sync.Mutex
 	endpoints map[string]*line
+	lingering map[string]*line // the lines with idle leases
 	closed    bool
 }
 
@@ -38,7 +46,36 @@ type line struct {
 	latency time.Duration // moving average of their latency; 0: none yet
 	jobs    []waiter      // oldest first
 	last    time.Time     // when an attempt last ended
+	idle    []idleSlot    // leases no attempt uses, oldest first
+	// capAt is when the endpoint was last found at its cap here: refused
+	// by the shared state, or all of limit taken by our own attempts.
+	capAt time.Time
 }
+
+// idleSlot is a lease of ours kept for the endpoint's next job.
+type idleSlot struct {
+	s     *slot
+	since time.Time
+}
+
+// linger is how long an idle lease is kept. A next job within it saves a
+// release and an acquire, two round trips to the shared state; other
+// replicas find the slot taken for at most linger+lingerSweep after our
+// last attempt, a fraction of their hand-back delay (50-250ms).
+const (
+	linger      = 25 * time.Millisecond
+	lingerSweep = 10 * time.Millisecond
+)
+
+// contendedFor is how long after the endpoint was last found at its cap no
+// lease of it is kept idle. Where the cap binds, other replicas are likely
+// refused too, and a slot we keep for our next job is one they cannot take:
+// kept leases would pass from job to job of ours (up to maxPasses), and a
+// replica left without one hands back every job it pulls for the endpoint
+// (about 2.5 times the hand-backs with two replicas at saturation, in
+// BenchmarkDeliver). Below the cap, a kept lease costs other replicas
+// nothing.
+const contendedFor = time.Second
 
 // idleLine is how long the line of an endpoint with no attempt running is
 // kept (for its latency) before it is forgotten.
@@ -58,7 +95,7 @@ type waiter struct {
 const maxWaiters = 4096
 
 func newWaiting(maxWait time.Duration) *waiting {
-	return &waiting{maxWait: maxWait, endpoints: make(map[string]*line)}
+	return &waiting{maxWait: maxWait, endpoints: make(map[string]*line), lingering: make(map[string]*line)}
 }
 
 // started counts an attempt that took a lease of key from the shared state.
@@ -73,12 +110,41 @@ func (w *waiting) started(key string) {
 	l.running++
 }
 
-// enqueue puts a job in key's line if an attempt of this process will
-// free a slot soon enough; false means the caller hands the job back.
+// enqueue puts a job that the shared state refused a slot in key's line
+// if an attempt of this process will free a slot soon enough; false means
+// the caller hands the job back.
 func (w *waiting) enqueue(key string, wt waiter) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.enqueueLocked(w.endpoints[key], wt)
+	l := w.endpoints[key]
+	if l != nil {
+		l.capAt = wt.since
+	}
+	return w.enqueueLocked(l, wt)
+}
+
+// claimed is what a job does, according to claim, before it asks the
+// shared state for a slot.
+type claimed int
+
+const (
+	askShared claimed = iota // ask the shared state
+	reused                   // take the idle lease claim returned
+	joined                   // wait in the line
+)
+
+// claim decides for a job of key, before it asks the shared state for a
+// slot: it takes an idle lease of ours if one may serve it (counted as a
+// pass, so the passable rules hold), or else it joins the line when the
+// shared state is known to be at the cap (see join).
+func (w *waiting) claim(key string, wt waiter, limit int, ttl time.Duration) (*slot, claimed) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.endpoints[key]
+	if s := w.reuseLocked(key, l, limit, ttl, wt.since); s != nil {
+		return s, reused
+	}
+	return nil, w.joinLocked(l, wt, limit)
 }
 
 // join puts a job at the end of key's line without asking the shared state
@@ -88,11 +154,43 @@ func (w *waiting) enqueue(key string, wt waiter) bool {
 func (w *waiting) join(key string, wt waiter, limit int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	l := w.endpoints[key]
+	return w.joinLocked(w.endpoints[key], wt, limit) == joined
+}
+
+func (w *waiting) joinLocked(l *line, wt waiter, limit int) claimed {
 	if l == nil || len(l.jobs) == 0 && l.running < limit {
-		return false
+		return askShared
 	}
-	return w.enqueueLocked(l, wt)
+	if l.running >= limit {
+		l.capAt = wt.since
+	}
+	if w.enqueueLocked(l, wt) {
+		return joined
+	}
+	return askShared
+}
+
+// reuseLocked takes the newest idle lease of key that may serve one more
+// job (the older ones linger out), unless this process runs limit attempts
+// already (the webhook's cap was lowered since the lease was taken).
+func (w *waiting) reuseLocked(key string, l *line, limit int, ttl time.Duration, now time.Time) *slot {
+	if l == nil || w.closed || l.running >= limit {
+		return nil
+	}
+	for i := len(l.idle) - 1; i >= 0; i-- {
+		s := l.idle[i].s
+		if !s.passable(ttl, now) {
+			continue // for lingered to give back
+		}
+		l.idle = slices.Delete(l.idle, i, i+1)
+		if len(l.idle) == 0 {
+			delete(w.lingering, key)
+		}
+		s.passes++
+		l.running++
+		return s
+	}
+	return nil
 }
 
 func (w *waiting) enqueueLocked(l *line, wt waiter) bool {
@@ -119,11 +217,20 @@ func (l *line) capacity(maxWait time.Duration) int {
 // (they go through the circuit breaker again), or what is left when no
 // attempt runs any more.
 func (w *waiting) done(key string, latency time.Duration, ok, pass bool, now time.Time) (next *waiter, orphans []waiter) {
+	next, orphans, _ = w.end(key, nil, latency, ok, pass, now)
+	return next, orphans
+}
+
+// end is done for the attempt's slot s: when it may pass but no job waits
+// for it, it is kept idle for the endpoint's next job (kept) instead of
+// going back to the shared state, unless the endpoint was at its cap here
+// less than contendedFor ago.
+func (w *waiting) end(key string, s *slot, latency time.Duration, ok, pass bool, now time.Time) (next *waiter, orphans []waiter, kept bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l := w.endpoints[key]
 	if l == nil || l.running == 0 { // not counted by started: nothing to do
-		return nil, nil
+		return nil, nil, false
 	}
 	l.last = now
 	switch {
@@ -133,17 +240,48 @@ func (w *waiting) done(key string, latency time.Duration, ok, pass bool, now tim
 	default:
 		l.latency += (latency - l.latency) / 8
 	}
-	if ok && pass && !w.closed && len(l.jobs) > 0 {
+	pass = ok && pass && !w.closed
+	if pass && len(l.jobs) > 0 {
 		wt := l.jobs[0]
 		l.jobs[0] = waiter{}
 		l.jobs = l.jobs[1:]
-		return &wt, nil
+		return &wt, nil, false
 	}
 	l.running--
+	if pass && s != nil && now.Sub(l.capAt) >= contendedFor {
+		l.idle = append(l.idle, idleSlot{s: s, since: now})
+		w.lingering[key] = l
+		kept = true
+	}
 	if !ok || l.running == 0 {
 		orphans, l.jobs = l.jobs, nil
 	}
-	return nil, orphans
+	return nil, orphans, kept
+}
+
+// lingered takes out the idle leases kept for linger or longer, those that
+// may serve no more jobs and those of an endpoint found at its cap since,
+// for the caller to give back to the shared state; after close, all of
+// them.
+func (w *waiting) lingered(now time.Time, ttl time.Duration) []*slot {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*slot
+	for key, l := range w.lingering {
+		keep := l.idle[:0]
+		for _, is := range l.idle {
+			if w.closed || now.Sub(is.since) >= linger || !is.s.passable(ttl, now) || now.Sub(l.capAt) < contendedFor {
+				out = append(out, is.s)
+			} else {
+				keep = append(keep, is)
+			}
+		}
+		clear(l.idle[len(keep):])
+		if l.idle = keep; len(keep) == 0 {
+			delete(w.lingering, key)
+		}
+	}
+	return out
 }
 
 // expired takes out the jobs that have waited maxWait or longer, and
@@ -153,7 +291,7 @@ func (w *waiting) expired(now time.Time) []waiter {
 	defer w.mu.Unlock()
 	var out []waiter
 	for key, l := range w.endpoints {
-		if l.running == 0 && len(l.jobs) == 0 && now.Sub(l.last) >= idleLine {
+		if l.running == 0 && len(l.jobs) == 0 && len(l.idle) == 0 && now.Sub(l.last) >= idleLine {
 			delete(w.endpoints, key)
 			continue
 		}
@@ -169,7 +307,8 @@ func (w *waiting) expired(now time.Time) []waiter {
 	return out
 }
 
-// close refuses new waiters and returns everything still waiting.
+// close refuses new waiters and idle leases, and returns everything still
+// waiting; lingered then returns the idle leases.
 func (w *waiting) close() []waiter {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -192,7 +331,7 @@ const maxPasses = 64
 type slot struct {
 	lease  state.Lease
 	at     time.Time // when it was taken from the shared state
-	passes int       // jobs it served after the first
+	passes int       // jobs it served after the first, passed or reused
 }
 
 // passable reports whether s may serve one more job: not too many in a

@@ -246,6 +246,17 @@ func startRig(t *testing.T, rcv http.Handler, st state.State, cfg Config) *deliv
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runRig(t, n, hook, st, cfg)
+}
+
+// runRig starts a deliverer on n, whose registry holds hook.
+func runRig(t *testing.T, n *testenv.NATS, hook *webhook.Webhook, st state.State, cfg Config) *deliveryRig {
+	t.Helper()
+	kv, box := n.Registry(t)
+	store, err := registry.NewStore(kv, registry.StoreConfig{Box: box})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cache := registry.NewCache(kv, registry.CacheConfig{Box: box})
 	runCtx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
