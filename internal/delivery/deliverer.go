@@ -536,6 +536,9 @@ func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
 		return s, true
 	case joined:
 		return nil, false
+	case atCap:
+		d.handBack(w.m)
+		return nil, false
 	}
 	lease, ok, err := d.State.Acquire(ctx, w.j.WebhookID, limit, d.leaseTTL(), now)
 	if err != nil {

@@ -115,6 +115,37 @@ func TestIdleLeases(t *testing.T) {
 	})
 }
 
+// A refusal of the shared state is believed for refusedFor while an attempt
+// of ours runs, and forgotten once a slot of ours is freed.
+func TestRefusalRemembered(t *testing.T) {
+	t0 := time.Now()
+	const key = "wh_a"
+	w := newWaiting(time.Second)
+	w.started(key)
+	w.done(key, time.Millisecond, true, true, t0) // a latency: room in the line
+	w.started(key)
+	w.started(key)
+	w.enqueue(key, waiterFor("refused", t0))
+	w.done(key, time.Millisecond, true, true, t0) // passed to "refused": the line is empty again
+	if _, c := w.claim(key, waiterFor("d1", t0.Add(refusedFor/2)), 4, time.Minute); c != joined {
+		t.Fatalf("claim within refusedFor = %v, want joined without asking", c)
+	}
+	w.done(key, time.Millisecond, true, true, t0) // passed to d1
+	if _, c := w.claim(key, waiterFor("d2", t0.Add(refusedFor)), 4, time.Minute); c != askShared {
+		t.Fatalf("claim after refusedFor = %v, want to ask", c)
+	}
+	w.enqueue(key, waiterFor("refused again", t0))
+	w.done(key, time.Millisecond, true, false, t0) // a slot of ours goes back; "refused again" still waits
+	if _, c := w.claim(key, waiterFor("d3", t0), 4, time.Minute); c != joined {
+		t.Fatalf("claim behind a waiting job = %v, want joined", c)
+	}
+	w.done(key, time.Millisecond, true, true, t0)
+	w.done(key, time.Millisecond, true, true, t0) // the line is empty again
+	if _, c := w.claim(key, waiterFor("d4", t0), 4, time.Minute); c != askShared {
+		t.Fatalf("claim after a slot of ours went back = %v, want to ask", c)
+	}
+}
+
 // steady publishes count jobs to each rig's webhook, one to each every gap.
 func steady(t *testing.T, prefix string, count int, gap time.Duration, rigs ...*deliveryRig) {
 	t.Helper()

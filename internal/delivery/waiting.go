@@ -47,6 +47,9 @@ type line struct {
 	jobs    []waiter      // oldest first
 	last    time.Time     // when an attempt last ended
 	idle    []idleSlot    // leases no attempt uses, oldest first
+	// refusedAt is when the shared state last refused a job of ours a
+	// slot; zero once a slot of ours was freed since.
+	refusedAt time.Time
 	// capAt is when the endpoint was last found at its cap here: refused
 	// by the shared state, or all of limit taken by our own attempts.
 	capAt time.Time
@@ -66,6 +69,12 @@ const (
 	linger      = 25 * time.Millisecond
 	lingerSweep = 10 * time.Millisecond
 )
+
+// refusedFor is how long a refusal of the shared state is believed while
+// attempts of ours to the endpoint run: a job that comes within it joins
+// the line without asking again (a job the line has no room for still
+// asks). Another replica's freed slot is missed for at most that long.
+const refusedFor = 10 * time.Millisecond
 
 // contendedFor is how long after the endpoint was last found at its cap no
 // lease of it is kept idle. Where the cap binds, other replicas are likely
@@ -112,13 +121,13 @@ func (w *waiting) started(key string) {
 
 // enqueue puts a job that the shared state refused a slot in key's line
 // if an attempt of this process will free a slot soon enough; false means
-// the caller hands the job back.
+// the caller hands the job back. The refusal is remembered for refusedFor.
 func (w *waiting) enqueue(key string, wt waiter) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l := w.endpoints[key]
 	if l != nil {
-		l.capAt = wt.since
+		l.refusedAt, l.capAt = wt.since, wt.since
 	}
 	return w.enqueueLocked(l, wt)
 }
@@ -131,6 +140,7 @@ const (
 	askShared claimed = iota // ask the shared state
 	reused                   // take the idle lease claim returned
 	joined                   // wait in the line
+	atCap                    // hand it back: our own attempts hold the cap and the line is full
 )
 
 // claim decides for a job of key, before it asks the shared state for a
@@ -149,8 +159,9 @@ func (w *waiting) claim(key string, wt waiter, limit int, ttl time.Duration) (*s
 
 // join puts a job at the end of key's line without asking the shared state
 // for a slot, when that is known to be at the cap: jobs are waiting already
-// (and a newcomer must not overtake them), or this process alone holds
-// limit slots. False: ask the shared state.
+// (and a newcomer must not overtake them), this process alone holds limit
+// slots, or the shared state refused one less than refusedFor ago. False:
+// ask the shared state.
 func (w *waiting) join(key string, wt waiter, limit int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -158,14 +169,20 @@ func (w *waiting) join(key string, wt waiter, limit int) bool {
 }
 
 func (w *waiting) joinLocked(l *line, wt waiter, limit int) claimed {
-	if l == nil || len(l.jobs) == 0 && l.running < limit {
+	switch {
+	case l == nil || l.running == 0:
 		return askShared
-	}
-	if l.running >= limit {
+	case l.running >= limit:
+		// Asking could only be refused: our own attempts hold the cap.
 		l.capAt = wt.since
-	}
-	if w.enqueueLocked(l, wt) {
-		return joined
+		if w.enqueueLocked(l, wt) {
+			return joined
+		}
+		return atCap
+	case len(l.jobs) > 0 || wt.since.Sub(l.refusedAt) < refusedFor:
+		if w.enqueueLocked(l, wt) {
+			return joined
+		}
 	}
 	return askShared
 }
@@ -248,6 +265,7 @@ func (w *waiting) end(key string, s *slot, latency time.Duration, ok, pass bool,
 		return &wt, nil, false
 	}
 	l.running--
+	l.refusedAt = time.Time{} // the slot is free, here or in the shared state
 	if pass && s != nil && now.Sub(l.capAt) >= contendedFor {
 		l.idle = append(l.idle, idleSlot{s: s, since: now})
 		w.lingering[key] = l
