@@ -93,6 +93,13 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		if err != nil {
 			return fmt.Errorf("REDIS_URL: %w", err)
 		}
+		if opts.Protocol == 0 {
+			// RESP2 unless REDIS_URL asks for another (?protocol=3). RESP3
+			// only adds push notifications (pub/sub, client tracking,
+			// maintenance notifications), none of which is used here, and
+			// go-redis checks for pending ones before reading every reply.
+			opts.Protocol = 2
+		}
 		rdb = redis.NewClient(opts)
 		defer rdb.Close()
 		tier = registry.NewRedisTier(rdb, time.Hour)

@@ -18,6 +18,21 @@ func TestRedis(t *testing.T) {
 	})
 }
 
+// The deliverers speak RESP2 (see app.Run); the state behaves the same.
+func TestRedisRESP2(t *testing.T) {
+	t.Parallel()
+	opts, err := redis.ParseURL(testenv.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Protocol = 2
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	runConformance(t, func(t *testing.T) State {
+		return NewRedis(rdb, testenv.ID("resp2")+":", testPolicy)
+	})
+}
+
 // TestRedisKeysExpire checks that every key the state writes has a TTL, so
 // abandoned endpoints leave nothing behind.
 func TestRedisKeysExpire(t *testing.T) {
