@@ -40,7 +40,7 @@ run() { # name command...
 		printf "%s %-14s %9s/s  p50 %8s ms  p99 %8s ms  lost %s  dups %s\n", r, n, d, p50, p99, lost, dup }'
 }
 
-for round in $(seq "$rounds"); do
+for round in $(seq "${ROUND:-1}" "$((${ROUND:-1} + rounds - 1))"); do
 	for shape in $shapes; do
 		case $shape in
 		ceiling) run ceiling bin/bench -scenario ceiling -duration "$duration" ;;
