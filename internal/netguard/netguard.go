@@ -1,8 +1,9 @@
 // Package netguard keeps the deliverer from being turned against private
 // networks (SSRF): it refuses, at dial time and after DNS resolution,
 // addresses that are loopback, private, link-local, unique-local, CGNAT,
-// multicast or unspecified (IPv4-mapped IPv6 included), unless an allow-list
-// admits them.
+// multicast or unspecified, and IPv6 addresses that carry or reach an IPv4
+// one (IPv4-mapped, IPv4-compatible, 6to4, Teredo, NAT64), unless an
+// allow-list admits them.
 package netguard
 
 import (
@@ -35,10 +36,14 @@ var forbidden = mustPrefixes(
 	"240.0.0.0/4",     // reserved, broadcast
 	"::/128",          // unspecified
 	"::1/128",         // loopback
+	"::/96",           // IPv4-compatible (deprecated; carries an IPv4 address)
+	"::ffff:0:0/96",   // IPv4-mapped (its IPv4 address is checked first)
 	"64:ff9b::/96",    // NAT64 (may reach IPv4 private space)
 	"64:ff9b:1::/48",  // local NAT64
 	"100::/64",        // discard
+	"2001::/32",       // Teredo (tunnels to an IPv4 address)
 	"2001:db8::/32",   // documentation
+	"2002::/16",       // 6to4 (tunnels to an IPv4 address)
 	"fc00::/7",        // unique-local
 	"fe80::/10",       // link-local
 	"fec0::/10",       // site-local (deprecated)
@@ -79,14 +84,27 @@ func ParseCIDRs(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// Check returns nil if addr may be dialled.
+// Check returns nil if addr may be dialled, else an error wrapping
+// ErrForbidden that names the range addr is in. The allow-list admits an
+// IPv4-mapped address when it covers either form of it; the other
+// transition ranges are admitted only by a prefix that covers them.
 func (g *Guard) Check(addr netip.Addr) error {
-	addr = addr.Unmap().WithZone("") // prefixes never match a zoned address
+	addr = addr.WithZone("") // prefixes never match a zoned address
+	v4 := addr.Unmap()
 	for _, p := range g.allow {
-		if p.Contains(addr) {
+		if p.Contains(addr) || p.Contains(v4) {
 			return nil
 		}
 	}
+	if v4 != addr {
+		if err := inForbidden(v4); err != nil {
+			return err // name the IPv4 range: 127.0.0.1 is in 127.0.0.0/8
+		}
+	}
+	return inForbidden(addr)
+}
+
+func inForbidden(addr netip.Addr) error {
 	for _, p := range forbidden {
 		if p.Contains(addr) {
 			return fmt.Errorf("%w: %s is in %s", ErrForbidden, addr, p)
