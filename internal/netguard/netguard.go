@@ -3,7 +3,9 @@
 // addresses that are loopback, private, link-local, unique-local, CGNAT,
 // multicast or unspecified, and IPv6 addresses that carry or reach an IPv4
 // one (IPv4-mapped, IPv4-compatible, 6to4, Teredo, NAT64), unless an
-// allow-list admits them.
+// allow-list admits them. At create time, [Guard.CheckURL] reads a URL's
+// host as a browser or resolver would (numeric IPv4 forms, IDNA mapping,
+// trailing dots) and refuses those addresses already.
 package netguard
 
 import (
@@ -127,19 +129,35 @@ func (g *Guard) Control(_, address string, _ syscall.RawConn) error {
 	return g.Check(ip)
 }
 
-// CheckURL refuses a URL whose host is a literal forbidden address; names are
-// checked at dial time, after resolution.
+// CheckURL refuses a URL whose host is, or is read as, a forbidden address:
+// a literal address in any form a browser or resolver accepts (127.1,
+// 0x7f.1, 2130706433, fullwidth digits), or localhost. Other names are
+// checked at dial time, after resolution. The error says what is wrong with
+// the host, for the customer who submitted it.
 func (g *Guard) CheckURL(u *url.URL) error {
-	host := u.Hostname()
-	if ip, err := netip.ParseAddr(host); err == nil {
-		if err := g.Check(ip); err != nil {
-			return fmt.Errorf("host %s is not allowed (private, loopback or reserved address)", host)
-		}
+	host, err := canonicalHost(u.Hostname())
+	if err != nil {
+		return err
 	}
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	addr, isAddr, err := hostAddr(host)
+	switch {
+	case err != nil:
+		return err
+	case isAddr:
+		if err := g.Check(addr); err != nil {
+			return refusedHost(u.Hostname(), addr)
+		}
+	case host == "localhost" || strings.HasSuffix(host, ".localhost"):
 		if err := g.Check(netip.MustParseAddr("127.0.0.1")); err != nil {
-			return fmt.Errorf("host %s is not allowed (loopback)", host)
+			return fmt.Errorf("host %s is not allowed (loopback)", u.Hostname())
 		}
 	}
 	return nil
+}
+
+func refusedHost(host string, addr netip.Addr) error {
+	if addr.String() == host {
+		return fmt.Errorf("host %s is not allowed (private, loopback or reserved address)", host)
+	}
+	return fmt.Errorf("host %s is not allowed: it is read as %s, a private, loopback or reserved address", host, addr)
 }

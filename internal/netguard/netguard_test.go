@@ -177,6 +177,95 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
+// TestCheckURLHostForms: a host is read as the deliverer's client, a
+// browser or inet_aton would read it, so no spelling of a forbidden address
+// passes at create time; with the loopback range allowed, every spelling of
+// a loopback address passes, and nothing else does.
+func TestCheckURLHostForms(t *testing.T) {
+	t.Parallel()
+	const (
+		refused  = iota // refused, also when 127.0.0.0/8 is allowed
+		loopback        // refused unless 127.0.0.0/8 is allowed
+		allowed
+	)
+	tests := []struct {
+		name string
+		host string // as in the URL
+		want int
+	}{
+		{name: "short form", host: "127.1", want: loopback},
+		{name: "short form of three parts", host: "127.0.1", want: loopback},
+		{name: "octal", host: "0177.0.0.1", want: loopback},
+		{name: "octal with many zeros", host: "000177.0.0.01", want: loopback},
+		{name: "decimal", host: "2130706433", want: loopback},
+		{name: "hex short", host: "0x7f.1", want: loopback},
+		{name: "hex upper case", host: "0X7F.0X0.0X0.0X1", want: loopback},
+		{name: "hex whole", host: "0x7f000001", want: loopback},
+		{name: "trailing dot", host: "127.0.0.1.", want: loopback},
+		{name: "zero", host: "0", want: refused},
+		{name: "zero hex", host: "0x0", want: refused},
+		{name: "octal private", host: "012.0.0.1", want: refused},
+		{name: "hex metadata", host: "0xa9.0xfe.0xa9.0xfe", want: refused},
+		{name: "decimal metadata", host: "2852039166", want: refused},
+		{name: "localhost trailing dot", host: "localhost.", want: loopback},
+		{name: "localhost mixed case trailing dot", host: "LocalHost.", want: loopback},
+		{name: "localhost two trailing dots", host: "localhost..", want: loopback},
+		{name: "sub.localhost trailing dot", host: "api.LOCALHOST.", want: loopback},
+		{name: "fullwidth digits", host: "１２７.０.０.１", want: loopback},
+		{name: "fullwidth dots", host: "127．0．0．1", want: loopback},
+		{name: "ideographic full stops", host: "127。0。0。1", want: loopback},
+		{name: "circled digits", host: "①②⑦.0.0.1", want: loopback},
+		{name: "fullwidth localhost", host: "ｌｏｃａｌｈｏｓｔ", want: loopback},
+		{name: "fullwidth private", host: "１０.０.０.１", want: refused},
+		{name: "percent-encoded fullwidth", host: "%EF%BC%91%EF%BC%92%EF%BC%97.0.0.1", want: loopback},
+
+		{name: "not an address: part over 255", host: "256.0.0.1", want: refused},
+		{name: "not an address: last part too big", host: "1.2.3.256", want: refused},
+		{name: "not an address: too many parts", host: "1.2.3.4.5", want: refused},
+		{name: "not an address: over 32 bits", host: "4294967296", want: refused},
+		{name: "not an address: bad octal", host: "1.08", want: refused},
+		{name: "not an address: empty part", host: "127..1", want: refused},
+		{name: "not an address: numeric last label", host: "example.123", want: refused},
+		{name: "not a name: only dots", host: "..", want: refused},
+		{name: "not a name: invalid IDN", host: "a‍b.example", want: refused},
+
+		{name: "public decimal", host: "134744072", want: allowed},
+		{name: "public short form", host: "8.8.2056", want: allowed},
+		{name: "name", host: "example.com", want: allowed},
+		{name: "name with trailing dot", host: "example.com.", want: allowed},
+		{name: "name starting with digits", host: "1example.com", want: allowed},
+		{name: "name with a hex-looking label", host: "0x7f.example", want: allowed},
+		{name: "IDN", host: "bücher.example", want: allowed},
+		{name: "localhost lookalike", host: "localhost.example.com", want: allowed},
+	}
+	guards := []struct {
+		name     string
+		g        *netguard.Guard
+		admitted int // the want values this guard lets through
+	}{
+		{name: "no allow-list", g: netguard.New(nil), admitted: allowed},
+		{name: "loopback allowed", g: netguard.New(mustCIDRs(t, "127.0.0.0/8")), admitted: loopback},
+	}
+	for _, tc := range tests {
+		for _, gc := range guards {
+			t.Run(tc.name+"/"+gc.name, func(t *testing.T) {
+				t.Parallel()
+				u, err := url.Parse("http://" + tc.host + ":8080/hook")
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = gc.g.CheckURL(u)
+				if tc.want >= gc.admitted && err != nil {
+					t.Errorf("CheckURL(%s) = %v, want allowed", tc.host, err)
+				}
+				if tc.want < gc.admitted && err == nil {
+					t.Errorf("CheckURL(%s) = nil, want refused", tc.host)
+				}
+			})
+		}
+	}
+}
+
 // TestCheckURLTransition: IPv6 literals that carry or reach an IPv4 address
 // are refused at create time, whatever that address, unless their range is
 // allowed.
@@ -425,7 +514,13 @@ func FuzzCheckURL(f *testing.F) {
 		"http://0.0.0.0/",
 		"http://100.64.0.1/",
 		"http://localhost./",
+		"http://127.1/",
+		"http://0x7f.1/",
+		"http://2130706433/",
+		"http://0/",
+		"http://%EF%BC%91%EF%BC%92%EF%BC%97.0.0.1/",
 		"http://[2002:7f00:1::1]/",
+		"http://1.2.3.256/",
 		"http://user:pw@host/",
 		"http://[::ffff:7f00:1]:80/x?y#z",
 		"http:opaque",
