@@ -96,8 +96,16 @@ func TestRotationTestAndBackfill(t *testing.T) {
 	h := c.createHook(t, c.apiToken, company, map[string]any{"name": "rot", "url": rc.srv.URL + "/rot", "events": []string{"TODO_CREATED"}})
 	all := c.createHook(t, c.apiToken, company, map[string]any{"name": "all", "url": rc.srv.URL + "/all"})
 
+	// A secret that Standard Webhooks libraries decode differently (URL-safe
+	// base64 after whsec_) is refused, without being repeated.
+	const urlSafe = "whsec_-_8-AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0="
+	code, body := c.do(t, http.MethodPost, c.apiURL+"/v1/webhooks/"+h.ID+"/rotate-secret", c.apiToken, map[string]any{"secret": urlSafe})
+	if code != http.StatusBadRequest || !strings.Contains(string(body), "body.secret") || strings.Contains(string(body), urlSafe[6:]) {
+		t.Errorf("rotate to a URL-safe whsec_ secret: %d %s, want 400 naming body.secret", code, body)
+	}
+
 	// Rotation: two signatures during the overlap, each valid with one secret.
-	code, body := c.do(t, http.MethodPost, c.apiURL+"/v1/webhooks/"+h.ID+"/rotate-secret", c.apiToken, map[string]any{"overlap": "3s"})
+	code, body = c.do(t, http.MethodPost, c.apiURL+"/v1/webhooks/"+h.ID+"/rotate-secret", c.apiToken, map[string]any{"overlap": "3s"})
 	if code != http.StatusOK {
 		t.Fatalf("rotate: %d %s", code, body)
 	}

@@ -81,6 +81,9 @@ func (s *Server) registerActions() {
 			}
 			overlap = d
 		}
+		if err := webhook.CheckSecret(in.Body.Secret); err != nil {
+			return nil, s.fail(ctx, err)
+		}
 		secret := in.Body.Secret
 		if secret == "" {
 			var err error

@@ -136,6 +136,9 @@ func (s *Server) registerWebhooks() {
 		if err := s.cfg.Rules.Validate(w); err != nil {
 			return nil, s.fail(ctx, err)
 		}
+		if err := webhook.CheckSecret(b.Secret); err != nil {
+			return nil, s.fail(ctx, err)
+		}
 		created, secret, err := s.store.Create(ctx, w, b.Secret)
 		if err != nil {
 			return nil, s.fail(ctx, err)

@@ -19,7 +19,8 @@
 // For the Standard Webhooks key, a secret of the form "whsec_<base64>" is
 // base64-decoded (standard alphabet, padded) after the prefix; any other
 // secret, including "whsec_" followed by invalid base64, is used as its raw
-// bytes.
+// bytes. The platform accepts a "whsec_" secret only in that padded,
+// standard form, which every Standard Webhooks library decodes alike.
 //
 // Always verify the raw request body, exactly as received, before decoding
 // it: re-encoded JSON will not match the signature. See the example on
