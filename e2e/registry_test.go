@@ -128,8 +128,17 @@ func TestRotationTestAndBackfill(t *testing.T) {
 			t.Errorf("during the overlap, secret %.10s... does not verify: %v", secret, err)
 		}
 	}
+	// X-Signature stays the old secret's, so an unchanged verifier keeps
+	// working; X-Signature-Next is the new secret's.
+	if got, want := r.header.Get("X-Signature"), verify.XSignature(h.Secret, r.body); got != want {
+		t.Errorf("during the overlap: X-Signature %s, want the old secret's %s", got, want)
+	}
+	if got, want := r.header.Get("X-Signature-Next"), verify.XSignature(rot.Secret, r.body); got != want {
+		t.Errorf("during the overlap: X-Signature-Next %q, want the new secret's %s", got, want)
+	}
 	newHook := hook{ID: h.ID, Secret: rot.Secret}
-	checkDelivery(t, newHook, r) // X-Signature is keyed with the new secret
+	checkDelivery(t, hook{ID: h.ID, Secret: h.Secret}, r) // X-Signature with the old secret
+	checkDelivery(t, newHook, r)                          // X-Signature-Next with the new one
 	var got struct {
 		Secret *string `json:"secret"`
 	}
@@ -143,6 +152,12 @@ func TestRotationTestAndBackfill(t *testing.T) {
 	r = arrivals(rc, "/rot")[1]
 	if n := len(strings.Fields(r.header.Get("webhook-signature"))); n != 1 {
 		t.Errorf("after the overlap: %d webhook-signature entries, want 1", n)
+	}
+	if got, want := r.header.Get("X-Signature"), verify.XSignature(rot.Secret, r.body); got != want {
+		t.Errorf("after the overlap: X-Signature %s, want the new secret's %s", got, want)
+	}
+	if next, ok := r.header["X-Signature-Next"]; ok {
+		t.Errorf("after the overlap: X-Signature-Next %q, want none", next)
 	}
 	checkDelivery(t, newHook, r)
 

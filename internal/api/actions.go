@@ -67,7 +67,7 @@ func (s *Server) registerActions() {
 	huma.Register(api, huma.Operation{
 		OperationID: "rotate-webhook-secret", Method: http.MethodPost, Path: "/v1/webhooks/{id}/rotate-secret",
 		Summary:     "Rotate the signing secret",
-		Description: "Returns the new secret once. The previous one stays valid for the overlap: deliveries then carry one webhook-signature per valid secret (X-Signature uses the new one).",
+		Description: "Returns the new secret once. The previous one stays valid for the overlap: deliveries then carry one webhook-signature per valid secret, X-Signature stays keyed with the oldest valid secret and X-Signature-Next carries the signatures of the newer ones; after the overlap X-Signature is keyed with the new secret and X-Signature-Next is gone.",
 		Tags:        tags, Errors: []int{400, 401, 404},
 	}, func(ctx context.Context, in *struct {
 		ID   string `path:"id" maxLength:"64"`

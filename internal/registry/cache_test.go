@@ -350,7 +350,7 @@ func TestEntrySigner(t *testing.T) {
 }
 
 // TestEntrySignerRotation: during a rotation's overlap every active secret
-// signs; afterwards only the current one.
+// signs, X-Signature with the old one; afterwards only the current one.
 func TestEntrySignerRotation(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -381,9 +381,10 @@ func TestEntrySignerRotation(t *testing.T) {
 		name string
 		at   time.Time
 		want []string // secrets, current first
+		x    string   // X-Signature's secret
 	}{
-		{name: "during overlap", at: time.Now(), want: []string{newSecret, oldSecret}},
-		{name: "after overlap", at: overlapEnd.Add(time.Second), want: []string{newSecret}},
+		{name: "during overlap", at: time.Now(), want: []string{newSecret, oldSecret}, x: oldSecret},
+		{name: "after overlap", at: overlapEnd.Add(time.Second), want: []string{newSecret}, x: newSecret},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -396,8 +397,8 @@ func TestEntrySignerRotation(t *testing.T) {
 			if n := len(strings.Fields(got.WebhookSignature(id, ts, body))); n != len(tc.want) {
 				t.Errorf("%d signatures, want %d", n, len(tc.want))
 			}
-			if g, w := got.XSignature(body), signing.NewSigner([]string{newSecret}).XSignature(body); g != w {
-				t.Errorf("X-Signature not keyed with the new secret")
+			if g, w := got.XSignature(body), signing.NewSigner([]string{tc.x}).XSignature(body); g != w {
+				t.Errorf("X-Signature not keyed with %s", tc.x)
 			}
 		})
 	}

@@ -5,7 +5,14 @@
 //
 //   - X-Signature: lowercase hex HMAC-SHA256 of the raw body, keyed with the
 //     bytes of the secret string exactly as the customer holds it (for a
-//     "whsec_..." secret that is the whole string, prefix included).
+//     "whsec_..." secret that is the whole string, prefix included). During
+//     a secret rotation's overlap it stays keyed with the oldest secret
+//     still valid, so that a receiver's verifier keeps working, and
+//     X-Signature-Next carries the same signature for each newer secret,
+//     newest first, separated by single spaces: a receiver updates its
+//     verifier during the overlap to accept either header. Once the overlap
+//     is over, X-Signature is keyed with the new secret and
+//     X-Signature-Next is gone.
 //   - Standard Webhooks (https://www.standardwebhooks.com/): the headers
 //     webhook-id, webhook-timestamp and webhook-signature, where the signature
 //     is "v1," + base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>")) and the key
@@ -37,6 +44,7 @@ import (
 // Canonical header keys set by [Signer.Sign].
 const (
 	HeaderXSignature       = "X-Signature"
+	HeaderXSignatureNext   = "X-Signature-Next"
 	HeaderWebhookID        = "Webhook-Id"
 	HeaderWebhookTimestamp = "Webhook-Timestamp"
 	HeaderWebhookSignature = "Webhook-Signature"
@@ -60,7 +68,7 @@ type Signer struct {
 	n    int       // number of secrets (>= 1)
 	pool sync.Pool // of *work
 	// keys are retained only to build new pooled HMAC states.
-	xKey   []byte   // bytes of secrets[0], for X-Signature
+	xKeys  [][]byte // bytes of secrets[i], for X-Signature and X-Signature-Next
 	swKeys [][]byte // Key(secrets[i]), for webhook-signature
 }
 
@@ -68,7 +76,7 @@ type Signer struct {
 // (rather than on the stack) matters: they are passed to hash.Hash methods
 // through an interface, which would otherwise make them escape to the heap.
 type work struct {
-	x      hash.Hash
+	x      []hash.Hash // keyed with xKeys[i]: the last is X-Signature's
 	sw     []hash.Hash
 	prefix []byte // "<id>.<ts>."
 	sum    [macSize]byte
@@ -77,8 +85,9 @@ type work struct {
 }
 
 // NewSigner returns a Signer for secrets, ordered current secret first,
-// followed by any older secrets that are still valid during a rotation. The
-// keys are derived once here. The slice is not retained.
+// followed by any older secrets that are still valid during a rotation
+// (newest to oldest). The keys are derived once here. The slice is not
+// retained.
 //
 // NewSigner panics if secrets is empty: sending deliveries without a
 // signature is never intended.
@@ -88,20 +97,22 @@ func NewSigner(secrets []string) *Signer {
 	}
 	s := &Signer{
 		n:      len(secrets),
-		xKey:   []byte(secrets[0]),
+		xKeys:  make([][]byte, len(secrets)),
 		swKeys: make([][]byte, len(secrets)),
 	}
 	for i, sec := range secrets {
+		s.xKeys[i] = []byte(sec)
 		s.swKeys[i] = Key(sec)
 	}
 	s.pool.New = func() any {
 		w := &work{
-			x:      hmac.New(sha256.New, s.xKey),
+			x:      make([]hash.Hash, len(s.xKeys)),
 			sw:     make([]hash.Hash, len(s.swKeys)),
 			prefix: make([]byte, 0, prefixCap),
 		}
-		for i, k := range s.swKeys {
-			w.sw[i] = hmac.New(sha256.New, k)
+		for i := range s.n {
+			w.x[i] = hmac.New(sha256.New, s.xKeys[i])
+			w.sw[i] = hmac.New(sha256.New, s.swKeys[i])
 		}
 		return w
 	}
@@ -109,13 +120,26 @@ func NewSigner(secrets []string) *Signer {
 }
 
 // XSignature returns the X-Signature value for body: lowercase hex
-// HMAC-SHA256 keyed with the first (current) secret's bytes.
+// HMAC-SHA256 keyed with the oldest secret's bytes (the only one's, outside
+// a rotation).
 func (s *Signer) XSignature(body []byte) string {
 	w := s.pool.Get().(*work)
 	defer s.put(w)
 	var b strings.Builder
 	b.Grow(hexSigLen)
-	s.writeX(&b, w, body)
+	s.writeHex(&b, w.x[s.n-1], w, body)
+	return b.String()
+}
+
+// XSignatureNext returns the X-Signature-Next value for body: X-Signature
+// keyed with each newer secret, newest first, separated by single spaces;
+// "" for a Signer of one secret.
+func (s *Signer) XSignatureNext(body []byte) string {
+	w := s.pool.Get().(*work)
+	defer s.put(w)
+	var b strings.Builder
+	b.Grow(s.xNextLen())
+	s.writeXNext(&b, w, body)
 	return b.String()
 }
 
@@ -134,27 +158,35 @@ func (s *Signer) WebhookSignature(id string, ts int64, body []byte) string {
 
 // Sign sets the X-Signature, Webhook-Id, Webhook-Timestamp and
 // Webhook-Signature headers on h for a delivery with the given id, unix
-// timestamp (seconds) and raw body. Existing values of those headers are
-// replaced.
+// timestamp (seconds) and raw body, and X-Signature-Next if s has more than
+// one secret. Existing values of those headers are replaced, and an
+// X-Signature-Next that s would not send is removed.
 func (s *Signer) Sign(h http.Header, id string, ts int64, body []byte) {
 	w := s.pool.Get().(*work)
 	defer s.put(w)
 	w.setPrefix(id, ts)
 
-	// The three computed header values are written into one buffer and
-	// sliced out of a single string, so they cost one allocation in total.
+	// The computed header values are written into one buffer and sliced
+	// out of a single string, so they cost one allocation in total.
 	tsDigits := len(w.prefix) - len(id) - 2
+	sigEnd := hexSigLen + tsDigits + s.webhookSigLen()
 	var b strings.Builder
-	b.Grow(hexSigLen + tsDigits + s.webhookSigLen())
-	s.writeX(&b, w, body)
+	b.Grow(sigEnd + s.xNextLen())
+	s.writeHex(&b, w.x[s.n-1], w, body)
 	b.Write(w.prefix[len(id)+1 : len(w.prefix)-1])
 	s.writeWebhook(&b, w, body)
+	s.writeXNext(&b, w, body)
 	all := b.String()
 
 	h.Set(HeaderXSignature, all[:hexSigLen])
 	h.Set(HeaderWebhookID, id)
 	h.Set(HeaderWebhookTimestamp, all[hexSigLen:hexSigLen+tsDigits])
-	h.Set(HeaderWebhookSignature, all[hexSigLen+tsDigits:])
+	h.Set(HeaderWebhookSignature, all[hexSigLen+tsDigits:sigEnd])
+	if s.n > 1 {
+		h.Set(HeaderXSignatureNext, all[sigEnd:])
+	} else {
+		h.Del(HeaderXSignatureNext)
+	}
 }
 
 func (s *Signer) put(w *work) {
@@ -169,6 +201,11 @@ func (s *Signer) webhookSigLen() int {
 	return s.n*v1EntryLen + (s.n - 1)
 }
 
+// xNextLen is the length of the X-Signature-Next header value.
+func (s *Signer) xNextLen() int {
+	return max(0, (s.n-1)*hexSigLen+(s.n-2))
+}
+
 // setPrefix stores "<id>.<ts>." in w.prefix.
 func (w *work) setPrefix(id string, ts int64) {
 	p := append(w.prefix[:0], id...)
@@ -177,11 +214,23 @@ func (w *work) setPrefix(id string, ts int64) {
 	w.prefix = append(p, '.')
 }
 
-func (s *Signer) writeX(b *strings.Builder, w *work, body []byte) {
-	w.x.Reset()
-	w.x.Write(body)
-	hex.Encode(w.hex[:], w.x.Sum(w.sum[:0]))
+// writeHex writes the lowercase hex HMAC of body with m.
+func (s *Signer) writeHex(b *strings.Builder, m hash.Hash, w *work, body []byte) {
+	m.Reset()
+	m.Write(body)
+	hex.Encode(w.hex[:], m.Sum(w.sum[:0]))
 	b.Write(w.hex[:])
+}
+
+// writeXNext writes the X-Signature-Next value: every secret but the
+// oldest, in order.
+func (s *Signer) writeXNext(b *strings.Builder, w *work, body []byte) {
+	for i, m := range w.x[:s.n-1] {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		s.writeHex(b, m, w, body)
+	}
 }
 
 // writeWebhook writes the webhook-signature value; w.prefix must be set.
