@@ -8,6 +8,9 @@
 #    and as a binary built from go.mod's tool line); nothing to install.
 #    The server-check test also runs nats-server 2.11 (older than the
 #    minimum), built from tools/nats-server-old by scripts/nats-server-old.sh.
+#  - Node.js and npm: the e2e test of the npm Standard Webhooks and svix
+#    verifiers runs them from e2e/testdata/jsverify, installed here with
+#    npm ci from its package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +55,17 @@ if [ -z "${NATS_SERVER_OLD_BIN:-}" ]; then
   echo "make test: building nats-server 2.11 for the server-check test (cached after the first build)"
   scripts/nats-server-old.sh build
   export NATS_SERVER_OLD_BIN="$PWD/bin/nats-server-old"
+fi
+
+# The npm Standard Webhooks and svix verifiers, for e2e TestNodeVerifiers
+# (which fails, naming what is missing, without them).
+jsverify=e2e/testdata/jsverify
+if command -v npm >/dev/null; then
+  echo "make test: installing the npm verifiers into $jsverify/node_modules (npm ci)"
+  npm ci --prefix "$jsverify" --no-audit --no-fund --loglevel=error ||
+    echo "make test: npm ci failed; TestNodeVerifiers will fail" >&2
+else
+  echo "make test: npm is not installed (Debian: apt-get install -y nodejs npm); TestNodeVerifiers will fail" >&2
 fi
 
 echo "make test: go vet ./..."
