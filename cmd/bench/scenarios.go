@@ -628,7 +628,7 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 		}
 		targets[i] = target{url: endpointURL, webhookID: w.ID, signer: signing.NewSigner([]string{secret}), body: body, idAt: at}
 	}
-	client := delivery.NewClient(nil, o.timeout, o.concurrency)
+	client := delivery.NewClient(delivery.ClientConfig{Timeout: o.timeout, MaxConns: o.concurrency})
 	fmt.Fprintf(stderr, "bench: ceiling: %d clients POSTing to %d endpoints for %s\n", o.concurrency, len(targets), o.duration)
 
 	stopProgress := startProgress(stderr, o.scenario, tr, "req", nil)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bluehq/webhooks/internal/api"
+	"github.com/bluehq/webhooks/internal/delivery"
 	"github.com/bluehq/webhooks/internal/netguard"
 	"github.com/bluehq/webhooks/internal/retry"
 	"github.com/bluehq/webhooks/internal/seal"
@@ -66,6 +67,9 @@ type Config struct {
 	EndpointRate        float64
 	DisableAfter        time.Duration
 	RotationOverlap     time.Duration
+
+	// DeliveryMaxHeaderBytes bounds a receiver's response headers.
+	DeliveryMaxHeaderBytes int64
 
 	Stream stream.Config
 	Logger *slog.Logger
@@ -142,6 +146,9 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	}
 	c.WebhookLimit = int(limit)
 	if c.DeliveryTimeout, err = durationVar(getenv, "DELIVERY_TIMEOUT", 7*time.Second, 100*time.Millisecond, 60*time.Second); err != nil {
+		return c, err
+	}
+	if c.DeliveryMaxHeaderBytes, err = intVar(getenv, "DELIVERY_MAX_RESPONSE_HEADER_BYTES", delivery.DefaultMaxHeaderBytes, 4<<10, 10<<20); err != nil {
 		return c, err
 	}
 	if c.RetrySchedule, err = retry.ParseSchedule(or(getenv("DELIVERY_RETRY_SCHEDULE"), retry.DefaultSchedule)); err != nil {

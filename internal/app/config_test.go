@@ -17,7 +17,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.APIAddr != "127.0.0.1:8080" || c.PublisherAddr != "127.0.0.1:8081" || c.DeliveryTimeout != 7*time.Second ||
-		len(c.RetrySchedule) != 7 || c.Stream.Shards != 16 || c.MaxEventBytes != 256<<10 || c.RotationOverlap != 24*time.Hour ||
+		c.DeliveryMaxHeaderBytes != 64<<10 || len(c.RetrySchedule) != 7 || c.Stream.Shards != 16 || c.MaxEventBytes != 256<<10 || c.RotationOverlap != 24*time.Hour ||
 		!c.SendTraceparent || !c.LocalHandoff || !c.RemoteHandoff || c.Stream.Replicas != 1 || c.NatsSync != (stream.Sync{}) {
 		t.Errorf("defaults = %+v", c)
 	}
@@ -40,6 +40,8 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "bad token entry", env: map[string]string{"WEBHOOKS_API_TOKENS": "tok=bad company"}, want: "WEBHOOKS_API_TOKENS"},
 		{name: "bad schedule", env: map[string]string{"DELIVERY_RETRY_SCHEDULE": "5s,soon"}, want: "DELIVERY_RETRY_SCHEDULE"},
 		{name: "bad timeout", env: map[string]string{"DELIVERY_TIMEOUT": "forever"}, want: "DELIVERY_TIMEOUT"},
+		{name: "response headers bound too small", env: map[string]string{"DELIVERY_MAX_RESPONSE_HEADER_BYTES": "100"}, want: "DELIVERY_MAX_RESPONSE_HEADER_BYTES"},
+		{name: "response headers bound not a number", env: map[string]string{"DELIVERY_MAX_RESPONSE_HEADER_BYTES": "64k"}, want: "DELIVERY_MAX_RESPONSE_HEADER_BYTES"},
 		{name: "bad cidr", env: map[string]string{"DELIVERY_ALLOWED_CIDRS": "localhost"}, want: "DELIVERY_ALLOWED_CIDRS"},
 		{name: "ack wait below a second", env: map[string]string{"ACK_WAIT": "500ms"}, want: "ACK_WAIT"},
 		{name: "publish wait not a duration", env: map[string]string{"PUBLISH_WAIT": "ten"}, want: "PUBLISH_WAIT"},

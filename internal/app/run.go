@@ -173,7 +173,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	if roles.Deliverer {
 		deliverer, err = delivery.New(delivery.Deps{
 			JS: js, Publisher: storeJS, Resolver: cache, Registry: store, State: shared, Events: publisher,
-			Client: delivery.NewClient(guard, cfg.DeliveryTimeout, cfg.MaxInFlight),
+			Client: delivery.NewClient(delivery.ClientConfig{Guard: guard, Timeout: cfg.DeliveryTimeout, MaxConns: cfg.MaxInFlight, MaxHeaderBytes: cfg.DeliveryMaxHeaderBytes}),
 		}, delivery.Config{
 			Shards:              cfg.Stream.Shards,
 			Timeout:             cfg.DeliveryTimeout,
