@@ -51,7 +51,7 @@ func (s *Server) registerDeliveries() {
 	tags := []string{"Deliveries"}
 	huma.Register(api, huma.Operation{
 		OperationID: "list-webhook-deliveries", Method: http.MethodGet, Path: "/v1/webhooks/{id}/deliveries",
-		Summary: "Recent delivery attempts of a webhook", Description: "Newest first; the last 100 attempts.",
+		Summary: "Recent delivery attempts of a webhook", Description: "Newest first; the last 100 attempts. A failed attempt's errorClass says why it failed, from a closed set (see the Record schema); network details such as addresses are never shown.",
 		Tags: tags, Errors: []int{401, 404},
 	}, func(ctx context.Context, in *struct {
 		ID    string `path:"id" maxLength:"64"`
@@ -65,7 +65,7 @@ func (s *Server) registerDeliveries() {
 			return nil, s.fail(ctx, err)
 		}
 		out := &attemptsOut{}
-		out.Body.Data = append([]attempt.Record{}, recs...)
+		out.Body.Data = public(recs)
 		return out, nil
 	})
 
@@ -78,7 +78,7 @@ func (s *Server) registerDeliveries() {
 			return nil, s.fail(ctx, err)
 		}
 		out := &deliveryOut{}
-		out.Body.ID, out.Body.Attempts = in.ID, recs
+		out.Body.ID, out.Body.Attempts = in.ID, public(recs)
 		return out, nil
 	})
 
@@ -115,6 +115,16 @@ func (s *Server) registerDeliveries() {
 		}
 		return &recoverOut{Body: res}, nil
 	})
+}
+
+// public is recs as customers see them: an error class in words, never
+// the network error of an older record (attempt.Record.Public).
+func public(recs []attempt.Record) []attempt.Record {
+	out := make([]attempt.Record, len(recs))
+	for i, r := range recs {
+		out[i] = r.Public()
+	}
+	return out
 }
 
 func defaultLimit(n, def int) int {
