@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		return err
 	}
 	guard := netguard.New(cfg.AllowedCIDRs)
-	filters, err := filter.NewCompiler()
+	filters, err := filter.NewCompiler(filter.WithMaxStringSize(cfg.MaxEventBytes))
 	if err != nil {
 		return err
 	}
