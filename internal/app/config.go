@@ -223,7 +223,9 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	}
 	c.Getenv = getenv
 	c.Service = "webhookd"
-	c.Logger = newLogger(getenv("LOG_LEVEL"))
+	if c.Logger, err = newLogger(getenv("LOG_LEVEL")); err != nil {
+		return c, fail("LOG_LEVEL", err)
+	}
 	return c, nil
 }
 
@@ -274,10 +276,10 @@ func durationVar(getenv Getenv, name string, def, lo, hi time.Duration) (time.Du
 	return d, nil
 }
 
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(or(level, "info"))); err != nil {
-		l = slog.LevelInfo
+func newLogger(level string) (*slog.Logger, error) {
+	l, err := telemetry.ParseLevel(level)
+	if err != nil {
+		return nil, err
 	}
-	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))), nil
 }

@@ -56,6 +56,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "sync interval zero", env: map[string]string{"NATS_SYNC": "0s"}, want: "NATS_SYNC"},
 		{name: "sync with an external server", env: map[string]string{"NATS_SYNC": "always", "NATS_URL": "nats://127.0.0.1:4222"}, want: "NATS_SYNC"},
 		{name: "events kept shorter than their deduplication", env: map[string]string{"EVENTS_MAX_AGE": "5m"}, want: "EVENTS_MAX_AGE"},
+		{name: "unknown log level", env: map[string]string{"LOG_LEVEL": "verbose"}, want: `LOG_LEVEL: "verbose" is not a log level: use one of debug, info, warn, error`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
