@@ -16,7 +16,7 @@ func startWebhookd(t *testing.T, extra ...string) (client, string, *proc) {
 	company, token := testenv.ID("co"), testenv.ID("tok")
 	apiAddr, pubAddr := freeAddr(t), freeAddr(t)
 	env := append([]string{
-		"DATA_DIR=" + t.TempDir(), "NATS_URL=", "REDIS_URL=" + testenv.RedisURL(),
+		"DATA_DIR=" + t.TempDir(), "NATS_URL=", "REDIS_URL=" + testenv.RedisURL(), "REDIS_KEY_PREFIX=" + testenv.RedisPrefix(t, "e2e"),
 		"WEBHOOKS_API_TOKENS=" + token + "=" + company + ",other-token=someone-else",
 		"DELIVERY_ALLOWED_CIDRS=127.0.0.0/8", "API_ADDR=" + apiAddr, "PUBLISHER_ADDR=" + pubAddr,
 	}, extra...)

@@ -74,6 +74,11 @@ type Config struct {
 	Stream stream.Config
 	Logger *slog.Logger
 
+	// RedisKeyPrefix goes before every key written to Redis
+	// (REDIS_KEY_PREFIX), so that deployments, or tests, can share one
+	// database and each remove only its own keys.
+	RedisKeyPrefix string
+
 	// Service names the process in traces (OTEL_SERVICE_NAME wins).
 	Service string
 	// SendTraceparent sends W3C traceparent to receivers.
@@ -107,6 +112,8 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	}
 	var err error
 	fail := func(name string, e error) error { return fmt.Errorf("%s: %w", name, e) }
+
+	c.RedisKeyPrefix = getenv("REDIS_KEY_PREFIX")
 
 	if c.APITokens, err = api.ParseTokens(getenv("WEBHOOKS_API_TOKENS")); err != nil {
 		return c, fail("WEBHOOKS_API_TOKENS", err)

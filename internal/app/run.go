@@ -102,7 +102,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		}
 		rdb = redis.NewClient(opts)
 		defer rdb.Close()
-		tier = registry.NewRedisTier(rdb, time.Hour)
+		tier = registry.NewRedisTier(rdb, cfg.RedisKeyPrefix, time.Hour)
 	}
 	box, err := seal.New(cfg.SecretKey)
 	if err != nil {
@@ -167,7 +167,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	}
 	var shared state.State = state.NewMemory(state.BreakerPolicy{})
 	if rdb != nil {
-		shared = state.NewRedis(rdb, "wh:", state.BreakerPolicy{})
+		shared = state.NewRedis(rdb, cfg.RedisKeyPrefix+"wh:", state.BreakerPolicy{})
 	}
 	var deliverer *delivery.Deliverer
 	if roles.Deliverer {
