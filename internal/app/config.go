@@ -113,6 +113,9 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	var err error
 	fail := func(name string, e error) error { return fmt.Errorf("%s: %w", name, e) }
 
+	if err := checkNatsURL(c.NatsURL); err != nil {
+		return c, fail("NATS_URL", err)
+	}
 	c.RedisKeyPrefix = getenv("REDIS_KEY_PREFIX")
 
 	if c.APITokens, err = api.ParseTokens(getenv("WEBHOOKS_API_TOKENS")); err != nil {

@@ -57,6 +57,10 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "sync with an external server", env: map[string]string{"NATS_SYNC": "always", "NATS_URL": "nats://127.0.0.1:4222"}, want: "NATS_SYNC"},
 		{name: "events kept shorter than their deduplication", env: map[string]string{"EVENTS_MAX_AGE": "5m"}, want: "EVENTS_MAX_AGE"},
 		{name: "unknown log level", env: map[string]string{"LOG_LEVEL": "verbose"}, want: `LOG_LEVEL: "verbose" is not a log level: use one of debug, info, warn, error`},
+		{name: "nats scheme nobody speaks", env: map[string]string{"NATS_URL": "foo://bar"}, want: `NATS_URL: foo://bar: scheme "foo" is not one NATS speaks: use nats://, tls://, ws://, wss://`},
+		{name: "nats scheme wrong in a cluster list", env: map[string]string{"NATS_URL": "nats://a:4222, http://b:4222"}, want: `NATS_URL: http://b:4222: scheme "http"`},
+		{name: "nats url without host", env: map[string]string{"NATS_URL": "nats://:4222"}, want: "NATS_URL: nats://:4222 names no host"},
+		{name: "nats websocket mixed with plain", env: map[string]string{"NATS_URL": "ws://a:80,nats://b:4222"}, want: "NATS_URL: ws://a:80,nats://b:4222 mixes WebSocket"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,5 +104,24 @@ func TestLoadConfigNeverEchoesTokens(t *testing.T) {
 	_, err := LoadConfig(env(map[string]string{"WEBHOOKS_API_TOKENS": "supersecret-token=bad company"}))
 	if err == nil || strings.Contains(err.Error(), "supersecret") {
 		t.Fatalf("error %v must not repeat the token", err)
+	}
+}
+
+func TestLoadConfigAcceptsNatsURLs(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"nats://127.0.0.1:4222", "127.0.0.1:4222", "tls://nats.example:4443", "nats://a:4222,nats://b:4222", "wss://nats.example", "nats://user:pw@nats.example"} {
+		if _, err := LoadConfig(env(map[string]string{"NATS_URL": u})); err != nil {
+			t.Errorf("NATS_URL=%s: %v", u, err)
+		}
+	}
+}
+
+func TestLoadConfigNeverEchoesNatsCredentials(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"foo://someone:supersecret@bar", "nats://supersecret@:4222", "ws://a,nats://someone:supersecret@b"} {
+		_, err := LoadConfig(env(map[string]string{"NATS_URL": u}))
+		if err == nil || strings.Contains(err.Error(), "supersecret") || !strings.Contains(err.Error(), "redacted@") {
+			t.Errorf("NATS_URL=%s: error %v must refuse it without repeating the credentials", u, err)
+		}
 	}
 }

@@ -53,8 +53,11 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	nc, embedded, err := connectNATS(cfg, log)
+	nc, embedded, err := connectNATS(ctx, cfg, log)
 	if err != nil {
+		if ctx.Err() != nil { // stopped while waiting for NATS
+			return nil
+		}
 		return err
 	}
 	defer func() {
@@ -382,43 +385,6 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		log.Warn("stop took too long; leaving the rest to redelivery")
 	}
 	return runErr
-}
-
-func connectNATS(cfg Config, log *slog.Logger) (*nats.Conn, *stream.Embedded, error) {
-	if cfg.NatsURL == "" {
-		emb, err := stream.StartEmbedded(stream.EmbeddedConfig{
-			StoreDir: cfg.EmbeddedStoreDir(), Listen: cfg.NatsListen, LockDir: cfg.DataDir, Sync: cfg.NatsSync,
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		nc, err := emb.Connect("webhookd")
-		if err != nil {
-			emb.Shutdown()
-			return nil, nil, err
-		}
-		sync := emb.Sync()
-		log.Info("embedded nats-server started", "store_dir", cfg.EmbeddedStoreDir(), "listen", cfg.NatsListen,
-			"sync_always", sync.Always, "sync_interval", sync.Interval.String())
-		return nc, emb, nil
-	}
-	nc, err := nats.Connect(cfg.NatsURL,
-		nats.Name("blue-webhooks"),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.DrainTimeout(5*time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
-	)
-	if err != nil {
-		return nil, nil, fmt.Errorf("NATS_URL: %w", err)
-	}
-	return nc, nil, nil
 }
 
 // ensureTopology checks the server and creates or reconciles the
