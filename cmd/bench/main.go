@@ -78,8 +78,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -94,6 +96,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bluehq/webhooks/internal/app"
+	"github.com/bluehq/webhooks/internal/version"
 )
 
 // options are the command-line flags.
@@ -115,6 +120,7 @@ type options struct {
 	warmup       bool
 	logLevel     string
 	pprofAddr    string
+	version      bool // print the version and exit
 
 	via string // how events are published: "nats" (pkg/publish) or "http" (POST /v1/events)
 
@@ -191,13 +197,16 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	o, err := parseFlags(args, stderr)
-	if err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		fmt.Fprintln(stderr, "bench:", err)
+	o, err := parseFlags(args, stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // parseFlags printed the usage
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "bench: %v\nrun bench -h for usage\n", err)
 		return 2
+	case o.version:
+		fmt.Fprintln(stdout, version.String("bench"))
+		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -229,10 +238,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
+// parseFlags reads the command line; for -h it prints the usage on
+// stdout and returns flag.ErrHelp.
+func parseFlags(args []string, stdout io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are printed by run, the usage below
 	fs.StringVar(&o.scenario, "scenario", "fanout", "what to measure: "+strings.Join(scenarios, ", "))
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to publish (fanout, rate, faulty, hostile) or POST (ceiling)")
 	fs.IntVar(&o.webhooks, "webhooks", 0, "webhooks: the fan-out K of fanout, rate, faulty and hostile (default 10; 20 for faulty and hostile), the endpoint count of endpoints (default 1000), the receiver endpoints of ceiling (default 10)")
@@ -254,11 +265,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.external, "external", false, "start no role in this process: use the stack at -api and -ingest (or NATS_URL, when -ingest is empty)")
 	fs.StringVar(&o.apiURL, "api", "", "-external: management API base URL, e.g. http://127.0.0.1:8080")
 	fs.StringVar(&o.ingestURL, "ingest", "", "-external: publisher (ingest) base URL, e.g. http://127.0.0.1:8081; empty: publish with pkg/publish to $NATS_URL")
-	fs.StringVar(&o.token, "token", os.Getenv("BENCH_API_TOKEN"), "-external: management API token (default $BENCH_API_TOKEN)")
-	fs.StringVar(&o.ingestToken, "ingest-token", os.Getenv("BENCH_INGEST_TOKEN"), "-external: ingest token (default $BENCH_INGEST_TOKEN)")
-	fs.StringVar(&o.company, "company", os.Getenv("BENCH_COMPANY"), "-external: the company -token is bound to (default $BENCH_COMPANY)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: bench [flags]
+	fs.StringVar(&o.token, "token", "", "-external: management API token (default $BENCH_API_TOKEN)")
+	fs.StringVar(&o.ingestToken, "ingest-token", "", "-external: ingest token (default $BENCH_INGEST_TOKEN)")
+	fs.StringVar(&o.company, "company", "", "-external: the company -token is bound to (default $BENCH_COMPANY)")
+	fs.BoolVar(&o.version, "version", false, "print the version and build, and exit")
+	usage := func() {
+		fmt.Fprint(stdout, `usage: bench [flags]
 
 Runs the webhook pipeline end to end (its own stack in this process unless
 -external; NATS_URL / REDIS_URL in the environment are used when set),
@@ -277,13 +289,30 @@ and goroutines of this process; -hostile-share 0 for the baseline),
 rate (fixed deliveries/s, latency at load), ceiling (no pipeline: signed
 POSTs straight to the receiver, this machine's HTTP limit).
 
+Environment: NATS_URL and REDIS_URL (see above); BENCH_API_TOKEN,
+BENCH_INGEST_TOKEN and BENCH_COMPANY (defaults of -token, -ingest-token,
+-company). The stack in this process reads what webhookd reads (the bench
+sets its addresses, DATA_DIR, tokens, LOG_LEVEL, DELIVERY_TIMEOUT and
+WEBHOOKS_PER_COMPANY_LIMIT):
+`+app.EnvironmentHelp()+`
 Flags:
 `)
+		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+		}
 		return o, err
 	}
+	if o.version {
+		return o, nil
+	}
+	// Read here, not as the flags' defaults: -h would print a token.
+	o.token = cmp.Or(o.token, os.Getenv("BENCH_API_TOKEN"))
+	o.ingestToken = cmp.Or(o.ingestToken, os.Getenv("BENCH_INGEST_TOKEN"))
+	o.company = cmp.Or(o.company, os.Getenv("BENCH_COMPANY"))
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
