@@ -8,6 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bluehq/webhooks/internal/telemetry"
 )
 
 // Command is one binary: its name, the roles it runs, and the subcommands
@@ -54,6 +58,9 @@ func (c Command) Main(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Logger = cfg.Logger.With("service", c.Name)
 	cfg.Service = c.Name
+	// go-redis prints its own lines (a failed dial) through a logger of
+	// its process; they go out as JSON like every other line.
+	redis.SetLogger(telemetry.NewRedisLogger(cfg.Logger))
 	if err := Run(ctx, cfg, c.Roles); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", c.Name, err)
 		return 1

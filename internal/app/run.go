@@ -243,13 +243,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	}
 	ops := func(mux *http.ServeMux) {
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-			if nc.Status() != nats.CONNECTED {
-				http.Error(w, "nats: "+nc.Status().String(), http.StatusServiceUnavailable)
-				return
-			}
-			_, _ = w.Write([]byte("ready\n"))
-		})
+		mux.HandleFunc("GET /readyz", readiness(nc, rdb))
 		mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	}
 	if roles.API {
