@@ -44,6 +44,8 @@ type Config struct {
 	PublisherAddr string
 	OpsAddr       string // health and metrics of dispatcher / deliverer
 	PprofAddr     string // net/http/pprof, off unless set
+	// HTTP bounds what one client can hold of each HTTP server.
+	HTTP HTTPLimits
 
 	Production   bool
 	APITokens    api.Tokens
@@ -222,6 +224,9 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	if c.PublishWait, err = durationVar(getenv, "PUBLISH_WAIT", publish.DefaultWait, time.Second, 5*time.Minute); err != nil {
 		return c, err
 	}
+	if c.HTTP, err = loadHTTPLimits(getenv, c.PublishWait); err != nil {
+		return c, err
+	}
 	if c.SendTraceparent, err = boolVar(getenv, "DELIVERY_TRACEPARENT", true); err != nil {
 		return c, err
 	}
@@ -237,6 +242,38 @@ func LoadConfig(getenv Getenv) (Config, error) {
 		return c, fail("LOG_LEVEL", err)
 	}
 	return c, nil
+}
+
+// loadHTTPLimits reads the HTTP_* limits. The read timeout lets a 256 KiB
+// body (MAX_EVENT_BYTES) arrive at 10 KB/s; the write timeout, unless set,
+// covers that read, a publish held for publishWait and 20 s to answer, and
+// when set must cover the first two.
+func loadHTTPLimits(getenv Getenv, publishWait time.Duration) (HTTPLimits, error) {
+	var l HTTPLimits
+	var err error
+	if l.ReadTimeout, err = durationVar(getenv, "HTTP_READ_TIMEOUT", 30*time.Second, 100*time.Millisecond, time.Hour); err != nil {
+		return l, err
+	}
+	if l.WriteTimeout, err = durationVar(getenv, "HTTP_WRITE_TIMEOUT", l.ReadTimeout+publishWait+20*time.Second, 100*time.Millisecond, 2*time.Hour); err != nil {
+		return l, err
+	}
+	if least := l.ReadTimeout + publishWait; l.WriteTimeout <= least {
+		return l, fmt.Errorf("HTTP_WRITE_TIMEOUT: %s must be longer than HTTP_READ_TIMEOUT + PUBLISH_WAIT (%s), or an ingest request that is read slowly and then held for a publish is cut off before it is answered", l.WriteTimeout, least)
+	}
+	if l.IdleTimeout, err = durationVar(getenv, "HTTP_IDLE_TIMEOUT", 120*time.Second, 100*time.Millisecond, time.Hour); err != nil {
+		return l, err
+	}
+	headers, err := intVar(getenv, "HTTP_MAX_HEADER_BYTES", 64<<10, 4<<10, 1<<20)
+	if err != nil {
+		return l, err
+	}
+	l.MaxHeaderBytes = int(headers)
+	conns, err := intVar(getenv, "HTTP_MAX_CONNS", 1024, 1, 1000000)
+	if err != nil {
+		return l, err
+	}
+	l.MaxConns = int(conns)
+	return l, nil
 }
 
 // EmbeddedStoreDir is where the embedded nats-server keeps its data.

@@ -21,6 +21,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 		!c.SendTraceparent || !c.LocalHandoff || !c.RemoteHandoff || c.Stream.Replicas != 1 || c.NatsSync != (stream.Sync{}) {
 		t.Errorf("defaults = %+v", c)
 	}
+	if want := (HTTPLimits{ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, MaxConns: 1024}); c.HTTP != want {
+		t.Errorf("HTTP limits %+v, want %+v", c.HTTP, want)
+	}
 	if c.APITokens[DevAPIToken] != DevCompany {
 		t.Errorf("outside production, the development token is bound to %q", DevCompany)
 	}
@@ -61,6 +64,13 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "nats scheme wrong in a cluster list", env: map[string]string{"NATS_URL": "nats://a:4222, http://b:4222"}, want: `NATS_URL: http://b:4222: scheme "http"`},
 		{name: "nats url without host", env: map[string]string{"NATS_URL": "nats://:4222"}, want: "NATS_URL: nats://:4222 names no host"},
 		{name: "nats websocket mixed with plain", env: map[string]string{"NATS_URL": "ws://a:80,nats://b:4222"}, want: "NATS_URL: ws://a:80,nats://b:4222 mixes WebSocket"},
+		{name: "read timeout not a duration", env: map[string]string{"HTTP_READ_TIMEOUT": "soon"}, want: "HTTP_READ_TIMEOUT"},
+		{name: "read timeout zero", env: map[string]string{"HTTP_READ_TIMEOUT": "0s"}, want: "HTTP_READ_TIMEOUT"},
+		{name: "write timeout shorter than a read and a publish", env: map[string]string{"HTTP_WRITE_TIMEOUT": "30s"}, want: "HTTP_WRITE_TIMEOUT"},
+		{name: "write timeout shorter than a raised publish wait", env: map[string]string{"HTTP_WRITE_TIMEOUT": "1m", "PUBLISH_WAIT": "1m"}, want: "HTTP_WRITE_TIMEOUT"},
+		{name: "idle timeout zero", env: map[string]string{"HTTP_IDLE_TIMEOUT": "0s"}, want: "HTTP_IDLE_TIMEOUT"},
+		{name: "header limit too small", env: map[string]string{"HTTP_MAX_HEADER_BYTES": "100"}, want: "HTTP_MAX_HEADER_BYTES"},
+		{name: "no connections", env: map[string]string{"HTTP_MAX_CONNS": "0"}, want: "HTTP_MAX_CONNS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,5 +133,18 @@ func TestLoadConfigNeverEchoesNatsCredentials(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "supersecret") || !strings.Contains(err.Error(), "redacted@") {
 			t.Errorf("NATS_URL=%s: error %v must refuse it without repeating the credentials", u, err)
 		}
+	}
+}
+
+// Unless HTTP_WRITE_TIMEOUT is set, it covers a slow body read and a
+// publish held for PUBLISH_WAIT, plus 20 s to answer.
+func TestWriteTimeoutFollowsThePublishWait(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(env(map[string]string{"HTTP_READ_TIMEOUT": "10s", "PUBLISH_WAIT": "1m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 90 * time.Second; c.HTTP.WriteTimeout != want {
+		t.Errorf("write timeout %s, want %s", c.HTTP.WriteTimeout, want)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"sync"
@@ -226,14 +225,14 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 
 	// HTTP: the API (with ops endpoints) and the ingest.
 	var servers []*http.Server
-	serve := func(addr string, h http.Handler) error {
-		ln, err := net.Listen("tcp", addr)
+	serve := func(name, addr string, h http.Handler) error {
+		ln, err := cfg.HTTP.listen(addr)
 		if err != nil {
-			return fmt.Errorf("listen %s: %w", addr, err)
+			return err
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		srv := cfg.HTTP.server(h)
 		servers = append(servers, srv)
-		log.Info("listening", "addr", ln.Addr().String())
+		log.Info("listening", "server", name, "addr", ln.Addr().String())
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
@@ -262,7 +261,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			CompileFilter:   filters.Compile,
 			RotationOverlap: cfg.RotationOverlap,
 		})
-		if err := serve(cfg.APIAddr, mux); err != nil {
+		if err := serve("api", cfg.APIAddr, mux); err != nil {
 			return err
 		}
 	}
@@ -275,7 +274,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		if len(cfg.IngestTokens) == 0 {
 			log.Warn("WEBHOOKS_INGEST_TOKENS is empty: anyone who reaches PUBLISHER_ADDR can publish (development only)")
 		}
-		if err := serve(cfg.PublisherAddr, mux); err != nil {
+		if err := serve("ingest", cfg.PublisherAddr, mux); err != nil {
 			return err
 		}
 	}
@@ -284,14 +283,14 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		if err := serve(cfg.PprofAddr, mux); err != nil {
+		if err := serve("pprof", cfg.PprofAddr, mux); err != nil {
 			return err
 		}
 	}
 	if !roles.API && !roles.Publisher {
 		mux := http.NewServeMux()
 		ops(mux)
-		if err := serve(cfg.OpsAddr, mux); err != nil {
+		if err := serve("ops", cfg.OpsAddr, mux); err != nil {
 			return err
 		}
 	}
