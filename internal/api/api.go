@@ -6,19 +6,18 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/bluehq/webhooks/internal/bearer"
 	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/inspect"
 	"github.com/bluehq/webhooks/internal/registry"
@@ -28,39 +27,21 @@ import (
 // Tokens maps bearer tokens to the one company each may manage.
 type Tokens map[string]string
 
-// ParseTokens reads "tok1=companyA,tok2=companyB".
+// ParseTokens reads "tok1=companyA,tok2=companyB". A token listed twice is
+// an error; no error shows a token.
 func ParseTokens(s string) (Tokens, error) {
+	entries, err := bearer.ParseList(s)
+	if err != nil {
+		return nil, fmt.Errorf("api tokens: %w", err)
+	}
 	out := Tokens{}
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+	for _, e := range entries {
+		if !e.Bound || !webhook.ValidID(e.Binding) {
+			return nil, fmt.Errorf("api tokens: entry %q: want token=companyId with companyId of [A-Za-z0-9_-]{1,64}", e.Redacted())
 		}
-		tok, company, ok := strings.Cut(part, "=")
-		if !ok || tok == "" || !webhook.ValidID(company) {
-			return nil, fmt.Errorf("api tokens: entry %q: want token=companyId with companyId of [A-Za-z0-9_-]{1,64}", redact(part))
-		}
-		out[tok] = company
+		out[e.Token] = e.Binding
 	}
 	return out, nil
-}
-
-// company returns the company bound to token, comparing in constant time.
-func (t Tokens) company(token string) (string, bool) {
-	var found string
-	for tok, company := range t {
-		if subtle.ConstantTimeCompare([]byte(tok), []byte(token)) == 1 {
-			found = company
-		}
-	}
-	return found, found != ""
-}
-
-func redact(entry string) string {
-	if _, company, ok := strings.Cut(entry, "="); ok {
-		return "***=" + company
-	}
-	return "***"
 }
 
 // Config configures the API.
@@ -156,9 +137,8 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx) // public operation
 		return
 	}
-	tok, ok := strings.CutPrefix(ctx.Header("Authorization"), "Bearer ")
-	company, known := s.cfg.Tokens.company(strings.TrimSpace(tok))
-	if !ok || !known {
+	company, known := bearer.Find(s.cfg.Tokens, ctx.Header("Authorization"))
+	if !known {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="webhooks"`)
 		_ = huma.WriteErr(s.humaAPI, ctx, http.StatusUnauthorized, "missing or unknown bearer token")
 		return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bluehq/webhooks/internal/api"
 	"github.com/bluehq/webhooks/internal/delivery"
+	"github.com/bluehq/webhooks/internal/ingest"
 	"github.com/bluehq/webhooks/internal/netguard"
 	"github.com/bluehq/webhooks/internal/retry"
 	"github.com/bluehq/webhooks/internal/seal"
@@ -49,7 +50,7 @@ type Config struct {
 
 	Production   bool
 	APITokens    api.Tokens
-	IngestTokens []string
+	IngestTokens ingest.Tokens
 	SecretKey    []byte
 
 	MaxEventBytes int64
@@ -123,10 +124,8 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	if c.APITokens, err = api.ParseTokens(getenv("WEBHOOKS_API_TOKENS")); err != nil {
 		return c, fail("WEBHOOKS_API_TOKENS", err)
 	}
-	for t := range strings.SplitSeq(getenv("WEBHOOKS_INGEST_TOKENS"), ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			c.IngestTokens = append(c.IngestTokens, t)
-		}
+	if c.IngestTokens, err = ingest.ParseTokens(getenv("WEBHOOKS_INGEST_TOKENS")); err != nil {
+		return c, fail("WEBHOOKS_INGEST_TOKENS", err)
 	}
 	if k := getenv("WEBHOOKS_SECRET_KEY"); k != "" {
 		if c.SecretKey, err = seal.ParseKey(k); err != nil {

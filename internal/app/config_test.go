@@ -64,6 +64,9 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "nats scheme wrong in a cluster list", env: map[string]string{"NATS_URL": "nats://a:4222, http://b:4222"}, want: `NATS_URL: http://b:4222: scheme "http"`},
 		{name: "nats url without host", env: map[string]string{"NATS_URL": "nats://:4222"}, want: "NATS_URL: nats://:4222 names no host"},
 		{name: "nats websocket mixed with plain", env: map[string]string{"NATS_URL": "ws://a:80,nats://b:4222"}, want: "NATS_URL: ws://a:80,nats://b:4222 mixes WebSocket"},
+		{name: "duplicate api token", env: map[string]string{"WEBHOOKS_API_TOKENS": "tok-1=a,tok-2=b,tok-1=c"}, want: "WEBHOOKS_API_TOKENS: api tokens: entry 3 repeats the token of entry 1"},
+		{name: "duplicate ingest token", env: map[string]string{"WEBHOOKS_INGEST_TOKENS": "tok-1,tok-1=*"}, want: "WEBHOOKS_INGEST_TOKENS: ingest tokens: entry 2 repeats the token of entry 1"},
+		{name: "bad ingest token company", env: map[string]string{"WEBHOOKS_INGEST_TOKENS": "tok-1=a b"}, want: "WEBHOOKS_INGEST_TOKENS"},
 		{name: "read timeout not a duration", env: map[string]string{"HTTP_READ_TIMEOUT": "soon"}, want: "HTTP_READ_TIMEOUT"},
 		{name: "read timeout zero", env: map[string]string{"HTTP_READ_TIMEOUT": "0s"}, want: "HTTP_READ_TIMEOUT"},
 		{name: "write timeout shorter than a read and a publish", env: map[string]string{"HTTP_WRITE_TIMEOUT": "30s"}, want: "HTTP_WRITE_TIMEOUT"},
@@ -78,6 +81,9 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 			_, err := LoadConfig(env(tt.env))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("LoadConfig error = %v, want one naming %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "tok-1") {
+				t.Errorf("the error shows a token: %v", err)
 			}
 		})
 	}
@@ -146,5 +152,28 @@ func TestWriteTimeoutFollowsThePublishWait(t *testing.T) {
 	}
 	if want := 90 * time.Second; c.HTTP.WriteTimeout != want {
 		t.Errorf("write timeout %s, want %s", c.HTTP.WriteTimeout, want)
+	}
+}
+
+// A bare ingest token (all companies, as before tokens could be bound)
+// gets one start-up warning recommending token=*, however many there are.
+func TestBareIngestTokensWarnOnce(t *testing.T) {
+	t.Parallel()
+	const warning = "WEBHOOKS_INGEST_TOKENS: a token listed without =companyId publishes for every company; write token=* to say so, or token=companyId to bind it to one"
+	tests := []struct {
+		tokens string
+		want   int
+	}{
+		{tokens: "bare-1,bare-2,all=*,bound=co1", want: 1},
+		{tokens: "all=*,bound=co1", want: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.tokens, func(t *testing.T) {
+			t.Parallel()
+			_, log := startLogged(t, map[string]string{"WEBHOOKS_INGEST_TOKENS": tc.tokens})
+			if n := log.count(warning); n != tc.want {
+				t.Errorf("%d warnings, want %d", n, tc.want)
+			}
+		})
 	}
 }

@@ -274,6 +274,9 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		if len(cfg.IngestTokens) == 0 {
 			log.Warn("WEBHOOKS_INGEST_TOKENS is empty: anyone who reaches PUBLISHER_ADDR can publish (development only)")
 		}
+		if n := cfg.IngestTokens.Unbound(); n > 0 {
+			log.Warn("WEBHOOKS_INGEST_TOKENS: a token listed without =companyId publishes for every company; write token=* to say so, or token=companyId to bind it to one", "tokens", n)
+		}
 		if err := serve("ingest", cfg.PublisherAddr, mux); err != nil {
 			return err
 		}

@@ -1,11 +1,12 @@
 // Package ingest is the HTTP face of publishing: POST /v1/events takes one
-// event envelope or an array of them, validates them all (all or nothing),
-// publishes them durably, and answers 202 with the accepted ids.
+// event envelope or an array of them, validates them all (all or nothing,
+// the companies included: a token bound to one company publishes for it
+// only), publishes them durably, and answers 202 with the accepted ids.
 package ingest
 
 import (
+	"bytes"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -18,21 +19,25 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/bluehq/webhooks/internal/bearer"
 	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/problem"
 	"github.com/bluehq/webhooks/internal/telemetry"
 )
 
-// Publisher validates and publishes a JSON body of events.
+// Publisher publishes events the handler has validated with its
+// catalogue (pkg/publish's Client).
 type Publisher interface {
-	PublishJSON(ctx context.Context, raw []byte) ([]string, error)
+	Catalogue() *event.Catalogue
+	PublishChecked(ctx context.Context, events []event.Checked) ([]string, error)
 }
 
 // Config configures the handler.
 type Config struct {
-	// Tokens are the bearer tokens allowed to publish; empty allows anyone
-	// (development only: production refuses to start without tokens).
-	Tokens  []string
+	// Tokens are the bearer tokens allowed to publish, each for the company
+	// it is bound to; empty allows anyone (development only: production
+	// refuses to start without tokens).
+	Tokens  Tokens
 	MaxBody int64 // bytes; larger bodies get 413
 	Logger  *slog.Logger
 	Tracer  trace.Tracer // nil: no spans
@@ -74,7 +79,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, span := h.cfg.Tracer.Start(ctx, "POST /v1/events", trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
 	r = r.WithContext(ctx)
-	if !h.authorized(r) {
+	binding, ok := h.authorize(r)
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ingest"`)
 		problem.Write(w, problem.Problem{Status: http.StatusUnauthorized, Detail: "missing or unknown bearer token"})
 		return
@@ -83,24 +89,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.Problem{Status: http.StatusUnsupportedMediaType, Detail: "Content-Type must be application/json"})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		problem.Write(w, problem.Problem{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("body is larger than the limit of %d bytes", h.cfg.MaxBody)})
+	body, p := h.read(w, r)
+	if p != nil {
+		problem.Write(w, *p)
 		return
 	}
-	if err != nil {
-		problem.Write(w, problem.Problem{Status: http.StatusBadRequest, Detail: "reading body: " + err.Error()})
+	events, p := h.check(body, binding)
+	if p != nil {
+		problem.Write(w, *p)
 		return
 	}
-	ids, err := h.pub.PublishJSON(r.Context(), body)
-	var fe *event.FieldError
-	if errors.As(err, &fe) {
-		p := problem.Problem{Status: http.StatusBadRequest, Detail: "event rejected; nothing was published: " + fe.Error()}
-		p.Errors = []problem.Detail{{Location: "body" + fe.Field, Message: fe.Detail}}
-		problem.Write(w, p)
-		return
-	}
+	ids, err := h.pub.PublishChecked(r.Context(), events)
 	if err != nil {
 		h.log.Error("ingest: publish failed", "err", err)
 		w.Header().Set("Retry-After", "1")
@@ -113,19 +112,57 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(acceptedJSON(ids))
 }
 
-func (h *Handler) authorized(r *http.Request) bool {
+// authorize returns what the request's token may publish for.
+func (h *Handler) authorize(r *http.Request) (binding string, ok bool) {
 	if len(h.cfg.Tokens) == 0 {
-		return true
+		return AllCompanies, true
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
+	return bearer.Find(h.cfg.Tokens, r.Header.Get("Authorization"))
+}
+
+// read reads the body within MaxBody.
+func (h *Handler) read(w http.ResponseWriter, r *http.Request) ([]byte, *problem.Problem) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.As(err, &tooLarge):
+		return nil, &problem.Problem{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("body is larger than the limit of %d bytes", h.cfg.MaxBody)}
+	default:
+		return nil, &problem.Problem{Status: http.StatusBadRequest, Detail: "reading body: " + err.Error()}
 	}
-	found := 0
-	for _, t := range h.cfg.Tokens {
-		found |= subtle.ConstantTimeCompare([]byte(tok), []byte(t))
+}
+
+// check validates the body (all or nothing) and the companies of its
+// events against the token's binding.
+func (h *Handler) check(body []byte, binding string) ([]event.Checked, *problem.Problem) {
+	events, err := h.pub.Catalogue().CheckBatch(body)
+	if fe, isField := errors.AsType[*event.FieldError](err); isField {
+		return nil, &problem.Problem{Status: http.StatusBadRequest, Detail: "event rejected; nothing was published: " + fe.Error(),
+			Errors: []problem.Detail{{Location: "body" + fe.Field, Message: fe.Detail}}}
 	}
-	return found == 1
+	if err != nil { // CheckBatch returns nothing else
+		return nil, &problem.Problem{Status: http.StatusBadRequest, Detail: "event rejected; nothing was published: " + err.Error()}
+	}
+	for i, e := range events {
+		if allows(binding, e.CompanyID) {
+			continue
+		}
+		field := "/companyId"
+		if isBatch(body) {
+			field = fmt.Sprintf("/%d/companyId", i)
+		}
+		return nil, &problem.Problem{Status: http.StatusForbidden, Detail: "this token may not publish for company " + e.CompanyID + "; nothing was published",
+			Errors: []problem.Detail{{Location: "body" + field, Message: "is not the company this token is bound to"}}}
+	}
+	return events, nil
+}
+
+// isBatch reports whether body is an array of events, as CheckBatch tells.
+func isBatch(body []byte) bool {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '['
 }
 
 func acceptedJSON(ids []string) []byte {

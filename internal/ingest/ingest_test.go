@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -309,7 +310,7 @@ func TestBodyTooLarge(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	t.Parallel()
-	b := setup(t, ingest.Config{Tokens: []string{"tokA", "tokB"}})
+	b := setup(t, ingest.Config{Tokens: ingest.Tokens{"tokA": ingest.AllCompanies, "tokB": ingest.Unbound}})
 	co := testenv.ID("co")
 	tests := []struct {
 		name       string
@@ -367,6 +368,95 @@ func TestContentType(t *testing.T) {
 	}
 	if n := b.count(t, co); n != 0 {
 		t.Errorf("%d events stored, want 0", n)
+	}
+}
+
+// A token bound to a company publishes that company's events only: an
+// event of another is refused with 403 naming its companyId, and a batch
+// with one such event is refused whole. "*" and a bare token publish for
+// every company.
+func TestCompanyBoundTokens(t *testing.T) {
+	t.Parallel()
+	coA, coB := testenv.ID("co"), testenv.ID("co")
+	b := setup(t, ingest.Config{Tokens: ingest.Tokens{"tok-a": coA, "tok-all": ingest.AllCompanies, "tok-bare": ingest.Unbound}})
+	steps := []struct {
+		name     string
+		token    string
+		body     any
+		want     int
+		location string // of the 403
+	}{
+		{name: "own company", token: "tok-a", body: envelope(coA), want: http.StatusAccepted},
+		{name: "another company", token: "tok-a", body: envelope(coB), want: http.StatusForbidden, location: "body/companyId"},
+		{name: "batch with a foreign event", token: "tok-a", body: []map[string]any{envelope(coA), envelope(coA), envelope(coB)}, want: http.StatusForbidden, location: "body/2/companyId"},
+		{name: "batch of its own", token: "tok-a", body: []map[string]any{envelope(coA), envelope(coA)}, want: http.StatusAccepted},
+		{name: "all companies", token: "tok-all", body: []map[string]any{envelope(coA), envelope(coB)}, want: http.StatusAccepted},
+		{name: "bare token", token: "tok-bare", body: envelope(coB), want: http.StatusAccepted},
+	}
+	// In order: the counts at the end add the steps up.
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			status, data := b.post(t, "Bearer "+st.token, mustJSON(t, st.body))
+			if status != st.want {
+				t.Fatalf("status %d, want %d; body %s", status, st.want, data)
+			}
+			if st.want != http.StatusForbidden {
+				return
+			}
+			var p problemJSON
+			if err := json.Unmarshal(data, &p); err != nil || p.Status != http.StatusForbidden || len(p.Errors) != 1 {
+				t.Fatalf("403 body %s: want a problem with one error (%v)", data, err)
+			}
+			if p.Errors[0].Location != st.location {
+				t.Errorf("location %q, want %q", p.Errors[0].Location, st.location)
+			}
+			if strings.Contains(string(data), coA) {
+				t.Errorf("the 403 tells which company the token is bound to: %s", data)
+			}
+		})
+	}
+	if a, bb := b.count(t, coA), b.count(t, coB); a != 4 || bb != 2 {
+		t.Errorf("stored %d events of company A and %d of B, want 4 and 2 (nothing of a refused batch)", a, bb)
+	}
+}
+
+func TestParseTokens(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		list    string
+		want    ingest.Tokens
+		unbound int
+		errHas  string // "": valid
+	}{
+		{name: "empty", list: "", want: ingest.Tokens{}},
+		{name: "bound, all and bare", list: "t1=co1, t2=*, t3", want: ingest.Tokens{"t1": "co1", "t2": ingest.AllCompanies, "t3": ingest.Unbound}, unbound: 1},
+		{name: "duplicate", list: "secret-one=co1,secret-two=*,secret-one=co2", errHas: "entry 3 repeats the token of entry 1"},
+		{name: "duplicate bare", list: "secret-one,secret-one", errHas: "entry 2 repeats the token of entry 1"},
+		{name: "bad company", list: "secret-one=a.b", errHas: "***=a.b"},
+		{name: "empty company", list: "secret-one=", errHas: "token=companyId"},
+		{name: "no token", list: "=co1", errHas: "no token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ingest.ParseTokens(tc.list)
+			if tc.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+					t.Fatalf("ParseTokens(%q) = %v, want an error with %q", tc.list, err, tc.errHas)
+				}
+				if strings.Contains(err.Error(), "secret-") {
+					t.Errorf("the error shows a token: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tc.want) || got.Unbound() != tc.unbound {
+				t.Errorf("ParseTokens(%q) = %v (%d unbound), want %v (%d)", tc.list, got, got.Unbound(), tc.want, tc.unbound)
+			}
+		})
 	}
 }
 

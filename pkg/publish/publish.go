@@ -143,6 +143,14 @@ func (c *Client) PublishJSON(ctx context.Context, raw []byte) ([]string, error) 
 	return c.publishValid(ctx, events, nil)
 }
 
+// PublishChecked publishes events that the client's Catalogue accepted
+// (Check or CheckBatch), for a caller that looks at them between the two
+// (the ingest checks their companies). It returns the ids in order, as
+// PublishJSON does.
+func (c *Client) PublishChecked(ctx context.Context, events []event.Checked) ([]string, error) {
+	return c.publishValid(ctx, events, nil)
+}
+
 // publishValid publishes validated envelopes as they were checked.
 func (c *Client) publishValid(ctx context.Context, events []event.Checked, extra nats.Header) ([]string, error) {
 	ids := make([]string, len(events))
