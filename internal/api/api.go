@@ -20,6 +20,7 @@ import (
 	"github.com/bluehq/webhooks/internal/bearer"
 	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/inspect"
+	"github.com/bluehq/webhooks/internal/problem"
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
@@ -140,6 +141,9 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	company, known := bearer.Find(s.cfg.Tokens, ctx.Header("Authorization"))
 	if !known {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="webhooks"`)
+		// Refused before the body is read: answer at once and close.
+		_, w := humago.Unwrap(ctx)
+		problem.CloseUnread(w)
 		_ = huma.WriteErr(s.humaAPI, ctx, http.StatusUnauthorized, "missing or unknown bearer token")
 		return
 	}

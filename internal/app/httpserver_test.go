@@ -61,6 +61,32 @@ func TestHTTPSlowOrLargeRequestsAreCutOff(t *testing.T) {
 	}
 }
 
+// A request without a token is refused before its body is read: 401 at once
+// and the connection closed, although the client sent none of the 200000
+// bytes it announced (the server's read timeout, 30 s, is far away).
+func TestHTTPUnauthenticatedBodyIsNotRead(t *testing.T) {
+	t.Parallel()
+	addrs := startServers(t, map[string]string{"WEBHOOKS_API_TOKENS": "api-token=co1", "WEBHOOKS_INGEST_TOKENS": "ingest-token=*"})
+	tests := []struct{ server, path string }{
+		{server: "api", path: "/v1/webhooks"},
+		{server: "ingest", path: "/v1/events"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.server, func(t *testing.T) {
+			t.Parallel()
+			c := dial(t, addrs[tc.server])
+			write(t, c, "POST "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n")
+			answer, err := readUntilClosed(c, 10*time.Second)
+			if err != nil {
+				t.Fatalf("no answer and close within 10 s (%v); answer so far %.200q", err, answer)
+			}
+			if !strings.HasPrefix(answer, "HTTP/1.1 401") || !strings.Contains(answer, "Connection: close") {
+				t.Errorf("answer %.300q, want 401 with Connection: close", answer)
+			}
+		})
+	}
+}
+
 // An idle keep-alive connection is closed after HTTP_IDLE_TIMEOUT, and a
 // connection over HTTP_MAX_CONNS waits until one closes: with a cap of 1,
 // the second connection is served only once the first was idle for 1 s.

@@ -82,11 +82,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	binding, ok := h.authorize(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ingest"`)
-		problem.Write(w, problem.Problem{Status: http.StatusUnauthorized, Detail: "missing or unknown bearer token"})
+		refuse(w, problem.Problem{Status: http.StatusUnauthorized, Detail: "missing or unknown bearer token"})
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		problem.Write(w, problem.Problem{Status: http.StatusUnsupportedMediaType, Detail: "Content-Type must be application/json"})
+		refuse(w, problem.Problem{Status: http.StatusUnsupportedMediaType, Detail: "Content-Type must be application/json"})
 		return
 	}
 	body, p := h.read(w, r)
@@ -118,6 +118,14 @@ func (h *Handler) authorize(r *http.Request) (binding string, ok bool) {
 		return AllCompanies, true
 	}
 	return bearer.Find(h.cfg.Tokens, r.Header.Get("Authorization"))
+}
+
+// refuse answers a request whose body it has not read, and closes the
+// connection: otherwise the server would read up to 256 KiB of that body,
+// at the client's pace, before it sent the answer and after.
+func refuse(w http.ResponseWriter, p problem.Problem) {
+	problem.CloseUnread(w)
+	problem.Write(w, p)
 }
 
 // read reads the body within MaxBody.
