@@ -53,7 +53,7 @@ type testOut struct {
 // BackfillBody selects the history to send again.
 type BackfillBody struct {
 	Since  time.Time `json:"since" doc:"Re-send events published since this time (RFC 3339); EVENTS keeps EVENTS_MAX_AGE of history."`
-	Cursor string    `json:"cursor,omitempty" doc:"nextCursor of the previous call, to continue."`
+	Cursor string    `json:"cursor,omitempty" maxLength:"512" doc:"nextCursor of the previous call of this webhook's backfill, as it was returned, to continue."`
 	Limit  int       `json:"limit,omitempty" minimum:"1" maximum:"10000" default:"1000" doc:"Events read per call."`
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/bluehq/webhooks/internal/inspect"
 	"github.com/bluehq/webhooks/internal/problem"
 	"github.com/bluehq/webhooks/internal/registry"
+	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
 
@@ -164,6 +165,8 @@ func (s *Server) fail(ctx context.Context, err error) error {
 		return se
 	case errors.As(err, &fe):
 		return huma.Error400BadRequest("invalid webhook: "+fe.Error(), &huma.ErrorDetail{Location: "body." + fe.Field, Message: fe.Detail})
+	case errors.Is(err, stream.ErrBadCursor):
+		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "body.cursor", Message: stream.ErrBadCursor.Error()})
 	case errors.Is(err, webhook.ErrNotFound):
 		return huma.Error404NotFound("webhook not found")
 	case errors.Is(err, inspect.ErrNotFound):

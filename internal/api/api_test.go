@@ -39,6 +39,13 @@ func setup(t *testing.T, storeCfg registry.StoreConfig) *bundle {
 // setupLimits is setup with the process-wide delivery caps limits.
 func setupLimits(t *testing.T, storeCfg registry.StoreConfig, limits webhook.Limits) *bundle {
 	t.Helper()
+	return setupConfig(t, storeCfg, func(_ *testenv.NATS, cfg *api.Config) { cfg.Rules.Limits = limits })
+}
+
+// setupConfig is setup with changes to the API's configuration, made
+// knowing the NATS server the registry is on.
+func setupConfig(t *testing.T, storeCfg registry.StoreConfig, change func(*testenv.NATS, *api.Config)) *bundle {
+	t.Helper()
 	n := testenv.StartNATS(t, 1)
 	kv, box := n.Registry(t)
 	storeCfg.Box = box
@@ -51,11 +58,13 @@ func setupLimits(t *testing.T, storeCfg registry.StoreConfig, limits webhook.Lim
 		t.Fatal(err)
 	}
 	b := &bundle{kv: kv, coA: testenv.ID("co"), coB: testenv.ID("co"), tokA: testenv.ID("tokA"), tokB: testenv.ID("tokB")}
-	mux := http.NewServeMux()
-	api.New(mux, store, cat, api.Config{
+	cfg := api.Config{
 		Tokens: api.Tokens{b.tokA: b.coA, b.tokB: b.coB},
-		Rules:  webhook.Rules{KnownEvent: cat.Known, CheckURL: netguard.New(nil).CheckURL, Limits: limits},
-	})
+		Rules:  webhook.Rules{KnownEvent: cat.Known, CheckURL: netguard.New(nil).CheckURL},
+	}
+	change(n, &cfg)
+	mux := http.NewServeMux()
+	api.New(mux, store, cat, cfg)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	b.url = srv.URL

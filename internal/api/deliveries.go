@@ -35,7 +35,7 @@ type redeliverOut struct {
 // RecoverBody selects the dead letters to requeue.
 type RecoverBody struct {
 	Since  time.Time `json:"since" doc:"Requeue dead letters recorded since this time (RFC 3339)."`
-	Cursor string    `json:"cursor,omitempty" doc:"nextCursor of a previous call, to continue."`
+	Cursor string    `json:"cursor,omitempty" maxLength:"512" doc:"nextCursor of a previous call of this webhook's recover, as it was returned, to continue."`
 	Limit  int       `json:"limit,omitempty" minimum:"1" maximum:"10000" default:"1000"`
 }
 

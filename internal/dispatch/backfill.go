@@ -28,13 +28,15 @@ type BackfillResult struct {
 // time to w alone, through w's scope and filter: new delivery ids, the same
 // event ids. It reads at most limit events per call and returns a cursor to
 // resume; repeating a call (same since and cursor) queues nothing twice.
+// A cursor not given for w: stream.ErrBadCursor.
 func (d *Dispatcher) Backfill(ctx context.Context, w *registry.Entry, since time.Time, cursor string, limit int) (BackfillResult, error) {
 	var res BackfillResult
 	from := stream.ScanFrom{Since: since}
+	listing := "backfill:" + w.ID
 	if cursor != "" {
-		seq, err := strconv.ParseUint(cursor, 10, 64)
+		seq, err := stream.ParseCursor(listing, cursor)
 		if err != nil {
-			return res, fmt.Errorf("dispatch: backfill: bad cursor %q", cursor)
+			return res, fmt.Errorf("dispatch: backfill: %w", err)
 		}
 		from.AfterSeq = seq
 	}
@@ -72,7 +74,7 @@ func (d *Dispatcher) Backfill(ctx context.Context, w *registry.Entry, since time
 	}
 	res.Queued = len(msgs)
 	if more {
-		res.NextCursor = strconv.FormatUint(last, 10)
+		res.NextCursor = stream.Cursor(listing, last)
 	}
 	return res, nil
 }

@@ -177,13 +177,15 @@ type RecoverResult struct {
 }
 
 // Recover requeues a webhook's dead letters since a time, at most limit per
-// call; cursor (from a previous result) continues where it stopped.
+// call; cursor (from a previous result) continues where it stopped. A
+// cursor not given for this webhook: stream.ErrBadCursor.
 func (in *Inspector) Recover(ctx context.Context, companyID, webhookID string, since time.Time, cursor string, limit int) (RecoverResult, error) {
 	var after uint64
+	listing := "recover:" + webhookID
 	if cursor != "" {
-		n, err := strconv.ParseUint(cursor, 10, 64)
+		n, err := stream.ParseCursor(listing, cursor)
 		if err != nil {
-			return RecoverResult{}, fmt.Errorf("inspect: bad cursor %q", cursor)
+			return RecoverResult{}, fmt.Errorf("inspect: recover: %w", err)
 		}
 		after = n
 	}
@@ -210,7 +212,7 @@ func (in *Inspector) Recover(ctx context.Context, companyID, webhookID string, s
 		return res, err
 	}
 	if more {
-		res.NextCursor = strconv.FormatUint(last, 10)
+		res.NextCursor = stream.Cursor(listing, last)
 	}
 	return res, nil
 }

@@ -11,6 +11,8 @@ import (
 
 // ScanFrom says where a Scan starts: after a stream sequence (a cursor) if
 // AfterSeq is set, else at Since if set, else at the start of the stream.
+// An AfterSeq past the stream's last sequence was not given by a Scan:
+// ErrBadCursor.
 type ScanFrom struct {
 	Since    time.Time
 	AfterSeq uint64
@@ -24,6 +26,9 @@ func Scan(ctx context.Context, js jetstream.JetStream, streamName, subject strin
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}}
 	switch {
 	case from.AfterSeq > 0:
+		if err := checkAfter(ctx, js, streamName, from.AfterSeq); err != nil {
+			return 0, false, err
+		}
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from.AfterSeq+1
 	case !from.Since.IsZero():
 		since := from.Since
@@ -60,4 +65,17 @@ func Scan(ctx context.Context, js jetstream.JetStream, streamName, subject strin
 		}
 	}
 	return read, read < pending, nil
+}
+
+// checkAfter refuses a sequence to resume after that the stream has not
+// reached: a Scan never gives one.
+func checkAfter(ctx context.Context, js jetstream.JetStream, streamName string, seq uint64) error {
+	s, err := js.Stream(ctx, streamName)
+	if err != nil {
+		return fmt.Errorf("stream: scan %s: %w", streamName, err)
+	}
+	if seq > s.CachedInfo().State.LastSeq {
+		return fmt.Errorf("stream: scan %s after %d: %w", streamName, seq, ErrBadCursor)
+	}
+	return nil
 }
