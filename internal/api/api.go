@@ -6,12 +6,10 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"reflect"
-	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -22,7 +20,6 @@ import (
 	"github.com/bluehq/webhooks/internal/inspect"
 	"github.com/bluehq/webhooks/internal/problem"
 	"github.com/bluehq/webhooks/internal/registry"
-	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
 
@@ -74,30 +71,9 @@ type Server struct {
 
 type companyKey struct{}
 
-var setErrorsOnce sync.Once
-
 // New registers every operation on mux and returns the Server.
 func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Config) *Server {
-	setErrorsOnce.Do(func() {
-		// Validation failures are the client's bad input: 400, not huma's 422.
-		base := huma.NewError
-		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-			if status == http.StatusUnprocessableEntity {
-				status = http.StatusBadRequest
-			}
-			for _, e := range errs {
-				// Name the missing field itself, not its parent object.
-				var d *huma.ErrorDetail
-				if errors.As(e, &d) {
-					var prop string
-					if _, err := fmt.Sscanf(d.Message, "expected required property %s to be present", &prop); err == nil {
-						d.Location += "." + prop
-					}
-				}
-			}
-			return base(status, msg, errs...)
-		}
-	})
+	setErrorsOnce.Do(installErrors)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -154,33 +130,4 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 func companyOf(ctx context.Context) string {
 	c, _ := ctx.Value(companyKey{}).(string)
 	return c
-}
-
-// fail maps a domain error to its HTTP status: the one place that does.
-func (s *Server) fail(ctx context.Context, err error) error {
-	var fe *webhook.FieldError
-	var se huma.StatusError
-	switch {
-	case errors.As(err, &se):
-		return se
-	case errors.As(err, &fe):
-		return huma.Error400BadRequest("invalid webhook: "+fe.Error(), &huma.ErrorDetail{Location: "body." + fe.Field, Message: fe.Detail})
-	case errors.Is(err, stream.ErrBadCursor):
-		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "body.cursor", Message: stream.ErrBadCursor.Error()})
-	case errors.Is(err, webhook.ErrNotFound):
-		return huma.Error404NotFound("webhook not found")
-	case errors.Is(err, inspect.ErrNotFound):
-		return huma.Error404NotFound("delivery not found")
-	case errors.Is(err, inspect.ErrNotDead):
-		return huma.Error404NotFound("delivery not found among dead letters (only dead-lettered or parked deliveries can be redelivered)")
-	case errors.Is(err, webhook.ErrConflict):
-		return huma.Error409Conflict(err.Error())
-	case errors.Is(err, webhook.ErrLimit):
-		return huma.Error409Conflict(err.Error())
-	case errors.Is(err, context.Canceled):
-		return huma.NewError(499, "request cancelled")
-	default:
-		s.log.ErrorContext(ctx, "api: internal error", "company", companyOf(ctx), "err", err)
-		return huma.Error500InternalServerError("internal error; see the server log")
-	}
 }

@@ -147,8 +147,9 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) ([]byte, *problem
 func (h *Handler) check(body []byte, binding string) ([]event.Checked, *problem.Problem) {
 	events, err := h.pub.Catalogue().CheckBatch(body)
 	if fe, isField := errors.AsType[*event.FieldError](err); isField {
-		return nil, &problem.Problem{Status: http.StatusBadRequest, Detail: "event rejected; nothing was published: " + fe.Error(),
-			Errors: []problem.Detail{{Location: "body" + fe.Field, Message: fe.Detail}}}
+		loc := location(fe.Field)
+		return nil, &problem.Problem{Status: http.StatusBadRequest, Detail: "event rejected; nothing was published: " + loc + ": " + fe.Detail,
+			Errors: []problem.Detail{{Location: loc, Message: fe.Detail}}}
 	}
 	if err != nil { // CheckBatch returns nothing else
 		return nil, &problem.Problem{Status: http.StatusBadRequest, Detail: "event rejected; nothing was published: " + err.Error()}
@@ -162,9 +163,19 @@ func (h *Handler) check(body []byte, binding string) ([]event.Checked, *problem.
 			field = fmt.Sprintf("/%d/companyId", i)
 		}
 		return nil, &problem.Problem{Status: http.StatusForbidden, Detail: "this token may not publish for company " + e.CompanyID + "; nothing was published",
-			Errors: []problem.Detail{{Location: "body" + field, Message: "is not the company this token is bound to"}}}
+			Errors: []problem.Detail{{Location: location(field), Message: "is not the company this token is bound to"}}}
 	}
 	return events, nil
+}
+
+// location is the problem location of a JSON pointer into the body, each
+// of its keys clipped: a key is part of the request, and may be huge.
+func location(pointer string) string {
+	tokens := strings.Split(pointer, "/")
+	for i, t := range tokens {
+		tokens[i] = problem.Clip(t)
+	}
+	return "body" + strings.Join(tokens, "/")
 }
 
 // isBatch reports whether body is an array of events, as CheckBatch tells.

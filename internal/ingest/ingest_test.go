@@ -371,6 +371,38 @@ func TestContentType(t *testing.T) {
 	}
 }
 
+// An error names a rejected value only by a short prefix: a 100 KB key or
+// value does not come back whole.
+func TestErrorsEchoShortly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, ingest.Config{})
+	co := testenv.ID("co")
+	huge := strings.Repeat("A", 100_000)
+	tests := []struct {
+		name string
+		mod  func(map[string]any)
+	}{
+		{name: "unknown property", mod: func(e map[string]any) { e[huge] = 1 }},
+		{name: "property of currentValue", mod: func(e map[string]any) { e["currentValue"] = map[string]any{"id": 7, huge: 1} }},
+		{name: "companyId", mod: func(e map[string]any) { e["companyId"] = huge }},
+		{name: "type", mod: func(e map[string]any) { e["type"] = huge }},
+		{name: "occurredAt", mod: func(e map[string]any) { e["occurredAt"] = "2022-12-01T11:23:09Z" + huge }},
+		{name: "title", mod: func(e map[string]any) { e["currentValue"] = map[string]any{"id": 7, "title": huge} }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			status, data := b.post(t, "", mustJSON(t, envelope(co, tc.mod)))
+			if status != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400; body %.300s", status, data)
+			}
+			if len(data) > 2000 || strings.Contains(string(data), strings.Repeat("A", 65)) {
+				t.Errorf("a %d-byte answer echoes more than 64 bytes of the value: %.300s", len(data), data)
+			}
+		})
+	}
+}
+
 // A token bound to a company publishes that company's events only: an
 // event of another is refused with 403 naming its companyId, and a batch
 // with one such event is refused whole. "*" and a bare token publish for

@@ -1,6 +1,7 @@
 // Package problem writes RFC 9457 problem details for handlers that do not go
 // through the API framework (the ingest endpoint). The shape is the one the
-// management API returns, so clients parse one error format.
+// management API returns, so clients parse one error format. Clip bounds
+// what any error response, the API's too, shows of a rejected value.
 package problem
 
 import (

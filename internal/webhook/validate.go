@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/problem"
 )
 
 // Limits on webhook fields.
@@ -48,7 +49,7 @@ func (r Rules) Validate(w *Webhook) error {
 	}
 	for i, e := range w.Events {
 		if r.KnownEvent != nil && !r.KnownEvent(e) {
-			return &FieldError{fmt.Sprintf("events[%d]", i), fmt.Sprintf("unknown event type %q (see GET /v1/event-types)", e)}
+			return &FieldError{fmt.Sprintf("events[%d]", i), fmt.Sprintf("unknown event type %q (see GET /v1/event-types)", problem.Clip(e))}
 		}
 	}
 	if len(w.ProjectIDs) > MaxProjectIDs {

@@ -102,6 +102,7 @@ func TestValidate(t *testing.T) {
 		{name: "localhost", change: func(w *webhook.Webhook) { w.URL = "http://localhost/" }, field: "url"},
 
 		{name: "unknown event", change: func(w *webhook.Webhook) { w.Events = []string{"NOPE"} }, field: "events[0]", detailHas: "NOPE"},
+		{name: "unknown long event shown clipped", change: func(w *webhook.Webhook) { w.Events = []string{"X" + strings.Repeat("Y", 100000)} }, field: "events[0]", detailHas: `"X` + strings.Repeat("Y", 63) + `…"`},
 		{name: "unknown third event", change: func(w *webhook.Webhook) { w.Events = []string{"TODO_CREATED", "TODO_DELETED", "todo_created"} }, field: "events[2]"},
 		{name: "too many events", change: func(w *webhook.Webhook) {
 			w.Events = many(webhook.MaxEvents+1, func(int) string { return "TODO_CREATED" })

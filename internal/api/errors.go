@@ -1,0 +1,99 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/bluehq/webhooks/internal/inspect"
+	"github.com/bluehq/webhooks/internal/problem"
+	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/webhook"
+)
+
+var setErrorsOnce sync.Once
+
+// installErrors makes huma's errors this API's: validation failures are
+// the client's bad input, 400 rather than 422; a missing field is named
+// itself, not its parent object; and a rejected value is echoed only as
+// echoed allows.
+func installErrors() {
+	base := huma.NewError
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		if status == http.StatusUnprocessableEntity {
+			status = http.StatusBadRequest
+		}
+		for _, e := range errs {
+			var d *huma.ErrorDetail
+			if !errors.As(e, &d) {
+				continue
+			}
+			var prop string
+			if _, err := fmt.Sscanf(d.Message, "expected required property %s to be present", &prop); err == nil {
+				d.Location += "." + prop
+			}
+			d.Value = echoed(d.Location, d.Value)
+		}
+		return base(status, msg, errs...)
+	}
+}
+
+// echoed is what an error may show of the value rejected at location:
+// nothing of a secret, nor of the whole body (which may hold one), nor of
+// a list or an object (their items have locations of their own); a string
+// clipped to problem.MaxEcho bytes; any other scalar as it is.
+func echoed(location string, v any) any {
+	if location == "body" || isSecret(location) {
+		return nil
+	}
+	switch v := v.(type) {
+	case string:
+		return problem.Clip(v)
+	case bool, int, int64, int32, uint, uint64, uint32, float64, float32, json.Number, time.Time:
+		return v
+	default:
+		return nil
+	}
+}
+
+// isSecret reports whether location names a secret field ("body.secret").
+func isSecret(location string) bool {
+	name := location[strings.LastIndexAny(location, ".[")+1:]
+	return strings.Contains(strings.ToLower(name), "secret")
+}
+
+// fail maps a domain error to its HTTP status: the one place that does.
+func (s *Server) fail(ctx context.Context, err error) error {
+	var fe *webhook.FieldError
+	var se huma.StatusError
+	switch {
+	case errors.As(err, &se):
+		return se
+	case errors.As(err, &fe):
+		return huma.Error400BadRequest("invalid webhook: "+fe.Error(), &huma.ErrorDetail{Location: "body." + fe.Field, Message: fe.Detail})
+	case errors.Is(err, stream.ErrBadCursor):
+		return huma.Error400BadRequest("invalid cursor", &huma.ErrorDetail{Location: "body.cursor", Message: stream.ErrBadCursor.Error()})
+	case errors.Is(err, webhook.ErrNotFound):
+		return huma.Error404NotFound("webhook not found")
+	case errors.Is(err, inspect.ErrNotFound):
+		return huma.Error404NotFound("delivery not found")
+	case errors.Is(err, inspect.ErrNotDead):
+		return huma.Error404NotFound("delivery not found among dead letters (only dead-lettered or parked deliveries can be redelivered)")
+	case errors.Is(err, webhook.ErrConflict):
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, webhook.ErrLimit):
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, context.Canceled):
+		return huma.NewError(499, "request cancelled")
+	default:
+		s.log.ErrorContext(ctx, "api: internal error", "company", companyOf(ctx), "err", err)
+		return huma.Error500InternalServerError("internal error; see the server log")
+	}
+}
