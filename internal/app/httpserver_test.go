@@ -35,7 +35,7 @@ func TestHTTPSlowOrLargeRequestsAreCutOff(t *testing.T) {
 		trickle            bool
 		wantStatus         string // "": any answer, or none; the connection must end
 	}{
-		{name: "ingest body", server: "ingest", head: trickled("POST /v1/events HTTP/1.1\r\n"), trickle: true},
+		{name: "ingest body", server: "ingest", head: trickled("POST /v1/events HTTP/1.1\r\n"), trickle: true, wantStatus: "408"},
 		{name: "api body discarded", server: "api", head: trickled("GET /healthz HTTP/1.1\r\n"), trickle: true},
 		{name: "ingest headers too large", server: "ingest", head: "POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 16<<10) + "\r\n\r\n", wantStatus: "431"},
 		{name: "api headers too large", server: "api", head: "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 16<<10) + "\r\n\r\n", wantStatus: "431"},

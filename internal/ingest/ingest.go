@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"net"
 	"net/http"
 	"strings"
 
@@ -85,8 +87,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, problem.Problem{Status: http.StatusUnauthorized, Detail: "missing or unknown bearer token"})
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		refuse(w, problem.Problem{Status: http.StatusUnsupportedMediaType, Detail: "Content-Type must be application/json"})
+	if !jsonContentType(r.Header.Get("Content-Type")) {
+		refuse(w, problem.Problem{Status: http.StatusUnsupportedMediaType, Detail: "Content-Type must be application/json (or an application/...+json type), in UTF-8"})
 		return
 	}
 	body, p := h.read(w, r)
@@ -128,15 +130,36 @@ func refuse(w http.ResponseWriter, p problem.Problem) {
 	problem.Write(w, p)
 }
 
+// jsonContentType reports whether a request's Content-Type is JSON in
+// UTF-8: application/json or application/<something>+json, with no
+// charset or charset=utf-8. None at all is taken for JSON.
+func jsonContentType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	if cs, set := params["charset"]; set && !strings.EqualFold(cs, "utf-8") {
+		return false
+	}
+	sub, ok := strings.CutPrefix(mt, "application/")
+	return ok && (sub == "json" || len(sub) > len("+json") && strings.HasSuffix(sub, "+json"))
+}
+
 // read reads the body within MaxBody.
 func (h *Handler) read(w http.ResponseWriter, r *http.Request) ([]byte, *problem.Problem) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
 	var tooLarge *http.MaxBytesError
+	var netErr net.Error
 	switch {
 	case err == nil:
 		return body, nil
 	case errors.As(err, &tooLarge):
 		return nil, &problem.Problem{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("body is larger than the limit of %d bytes", h.cfg.MaxBody)}
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return nil, &problem.Problem{Status: http.StatusRequestTimeout, Detail: "the body did not arrive within the server's read timeout"}
 	default:
 		return nil, &problem.Problem{Status: http.StatusBadRequest, Detail: "reading body: " + err.Error()}
 	}
@@ -145,6 +168,10 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) ([]byte, *problem
 // check validates the body (all or nothing) and the companies of its
 // events against the token's binding.
 func (h *Handler) check(body []byte, binding string) ([]event.Checked, *problem.Problem) {
+	if at, offset, bad := invalidUTF8(body); bad {
+		return nil, &problem.Problem{Status: http.StatusBadRequest, Detail: "body is not valid UTF-8; nothing was published",
+			Errors: []problem.Detail{{Location: location(at), Message: fmt.Sprintf("invalid UTF-8 at byte %d", offset+1)}}}
+	}
 	events, err := h.pub.Catalogue().CheckBatch(body)
 	if fe, isField := errors.AsType[*event.FieldError](err); isField {
 		loc := location(fe.Field)

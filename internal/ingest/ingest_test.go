@@ -349,25 +349,113 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// Only JSON in UTF-8 is taken: application/json or a +json type, with no
+// charset or charset=utf-8; no Content-Type at all is taken for JSON.
 func TestContentType(t *testing.T) {
 	t.Parallel()
 	b := setup(t, ingest.Config{})
+	tests := []struct {
+		name, contentType string
+		want              int
+	}{
+		{name: "json", contentType: "application/json", want: http.StatusAccepted},
+		{name: "json utf-8", contentType: "application/json; charset=utf-8", want: http.StatusAccepted},
+		{name: "json UTF-8 in capitals", contentType: "Application/JSON;Charset=UTF-8", want: http.StatusAccepted},
+		{name: "a +json type", contentType: "application/cloudevents+json", want: http.StatusAccepted},
+		{name: "none", contentType: "", want: http.StatusAccepted},
+		{name: "json with a suffix", contentType: "application/jsonfoo", want: http.StatusUnsupportedMediaType},
+		{name: "json as a prefix of a parameterless type", contentType: "application/json-seq", want: http.StatusUnsupportedMediaType},
+		{name: "bare +json", contentType: "application/+json", want: http.StatusUnsupportedMediaType},
+		{name: "text", contentType: "text/plain", want: http.StatusUnsupportedMediaType},
+		{name: "text json", contentType: "text/json", want: http.StatusUnsupportedMediaType},
+		{name: "form", contentType: "application/x-www-form-urlencoded", want: http.StatusUnsupportedMediaType},
+		{name: "json in latin-1", contentType: "application/json; charset=iso-8859-1", want: http.StatusUnsupportedMediaType},
+		{name: "malformed", contentType: "application/json; charset", want: http.StatusUnsupportedMediaType},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			co := testenv.ID("co")
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.url+"/v1/events", bytes.NewReader(mustJSON(t, envelope(co))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("Content-Type %q: status %d, want %d; body %s", tc.contentType, resp.StatusCode, tc.want, data)
+			}
+			want := uint64(0)
+			if tc.want == http.StatusAccepted {
+				want = 1
+			}
+			if n := b.count(t, co); n != want {
+				t.Errorf("%d events stored, want %d", n, want)
+			}
+		})
+	}
+}
+
+// A body that is not UTF-8 is refused, naming the string that holds the
+// first bad byte; nothing of it is stored.
+func TestInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	b := setup(t, ingest.Config{})
 	co := testenv.ID("co")
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.url+"/v1/events", bytes.NewReader(mustJSON(t, envelope(co))))
-	if err != nil {
-		t.Fatal(err)
+	// marked returns the JSON of v with "MARK" replaced by an invalid byte.
+	marked := func(t *testing.T, v any) []byte {
+		return bytes.Replace(mustJSON(t, v), []byte("MARK"), []byte("bad\xffbyte"), 1)
 	}
-	req.Header.Set("Content-Type", "text/plain")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	withTitle := func(title string) func(map[string]any) {
+		return func(e map[string]any) { e["currentValue"] = map[string]any{"id": "t1", "title": title} }
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnsupportedMediaType {
-		t.Errorf("status %d, want 415", resp.StatusCode)
+	tests := []struct {
+		name     string
+		body     func(*testing.T) []byte
+		location string
+	}{
+		{name: "in a value", body: func(t *testing.T) []byte { return marked(t, envelope(co, withTitle("MARK"))) }, location: "body/currentValue/title"},
+		{name: "in a key", body: func(t *testing.T) []byte {
+			return marked(t, envelope(co, func(e map[string]any) { e["currentValue"] = map[string]any{"id": "t1", "MARK": 1} }))
+		}, location: "body/currentValue/bad\ufffdbyte"},
+		{name: "in an array", body: func(t *testing.T) []byte {
+			return marked(t, envelope(co, func(e map[string]any) {
+				e["currentValue"] = map[string]any{"id": "t1", "tags": []any{"a", map[string]any{"t": "MARK"}}}
+			}))
+		}, location: "body/currentValue/tags/1/t"},
+		{name: "in a later event of a batch", body: func(t *testing.T) []byte {
+			return marked(t, []map[string]any{envelope(co), envelope(co, func(e map[string]any) { e["actorId"] = "MARK" })})
+		}, location: "body/1/actorId"},
+		{name: "after a nested object", body: func(t *testing.T) []byte {
+			return marked(t, []any{map[string]any{"a": map[string]any{"b": []any{1, 2}}, "c": "MARK"}})
+		}, location: "body/0/c"},
+		{name: "outside any string", body: func(*testing.T) []byte { return []byte("\xff") }, location: "body"},
 	}
-	if n := b.count(t, co); n != 0 {
-		t.Errorf("%d events stored, want 0", n)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			status, data := b.post(t, "", tc.body(t))
+			if status != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400; body %s", status, data)
+			}
+			var p problemJSON
+			if err := json.Unmarshal(data, &p); err != nil || len(p.Errors) != 1 {
+				t.Fatalf("problem %s: want one error (%v)", data, err)
+			}
+			if p.Errors[0].Location != tc.location || !strings.Contains(p.Errors[0].Message, "UTF-8") {
+				t.Errorf("error %+v, want location %q and a message about UTF-8", p.Errors[0], tc.location)
+			}
+		})
+	}
+	if n := b.total(t); n != 0 {
+		t.Errorf("EVENTS holds %d messages after only refused bodies, want 0", n)
 	}
 }
 
