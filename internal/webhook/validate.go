@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bluehq/webhooks/internal/event"
@@ -40,6 +41,9 @@ func (r Rules) Validate(w *Webhook) error {
 		return &FieldError{"name", "must not be empty"}
 	case utf8.RuneCountInString(name) > MaxNameLen:
 		return &FieldError{"name", fmt.Sprintf("must be at most %d characters", MaxNameLen)}
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		// A name is one line shown to people: no NUL, escape, tab or line break.
+		return &FieldError{"name", "must not contain control characters (NUL, tab, line breaks, escapes...)"}
 	}
 	if err := r.validateURL(w.URL); err != nil {
 		return err

@@ -80,6 +80,13 @@ func TestValidate(t *testing.T) {
 		{name: "empty name", change: func(w *webhook.Webhook) { w.Name = "" }, field: "name"},
 		{name: "blank name", change: func(w *webhook.Webhook) { w.Name = " \t\n" }, field: "name"},
 		{name: "name of 201 runes", change: func(w *webhook.Webhook) { w.Name = strings.Repeat("é", 201) }, field: "name", detailHas: "200"},
+		{name: "valid name in any script", change: func(w *webhook.Webhook) { w.Name = "Überweisungen – 請求書 🚀" }},
+		{name: "NUL in name", change: func(w *webhook.Webhook) { w.Name = "a\x00b" }, field: "name", detailHas: "control characters"},
+		{name: "tab inside name", change: func(w *webhook.Webhook) { w.Name = "a\tb" }, field: "name", detailHas: "control characters"},
+		{name: "line break inside name", change: func(w *webhook.Webhook) { w.Name = "a\nb" }, field: "name", detailHas: "control characters"},
+		{name: "escape in name", change: func(w *webhook.Webhook) { w.Name = "a\x1b[31mb" }, field: "name", detailHas: "control characters"},
+		{name: "DEL in name", change: func(w *webhook.Webhook) { w.Name = "a\x7fb" }, field: "name", detailHas: "control characters"},
+		{name: "C1 control in name", change: func(w *webhook.Webhook) { w.Name = "a\u0085b" }, field: "name", detailHas: "control characters"},
 
 		{name: "empty url", change: func(w *webhook.Webhook) { w.URL = "" }, field: "url"},
 		{name: "url too long", change: func(w *webhook.Webhook) { w.URL = "https://example.com/" + strings.Repeat("a", webhook.MaxURLLen) }, field: "url", detailHas: "2048"},
