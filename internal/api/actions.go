@@ -30,7 +30,8 @@ type Backfiller interface {
 // maxSecrets bounds the secrets a webhook holds during rotations.
 const maxSecrets = 3
 
-// RotateBody is the request to rotate a webhook's secret.
+// RotateBody is the request to rotate a webhook's secret; it may be left
+// out.
 type RotateBody struct {
 	Secret  string `json:"secret,omitempty" minLength:"16" maxLength:"256" doc:"The new secret; generated (whsec_...) when omitted."`
 	Overlap string `json:"overlap,omitempty" doc:"How long the previous secret stays valid (Go duration, up to 168h); default 24h. Deliveries carry one webhook-signature per valid secret meanwhile."`
@@ -70,21 +71,25 @@ func (s *Server) registerActions() {
 		Description: "Returns the new secret once. The previous one stays valid for the overlap: deliveries then carry one webhook-signature per valid secret, X-Signature stays keyed with the oldest valid secret and X-Signature-Next carries the signatures of the newer ones; after the overlap X-Signature is keyed with the new secret and X-Signature-Next is gone.",
 		Tags:        tags, Errors: []int{400, 401, 404},
 	}, func(ctx context.Context, in *struct {
-		ID   string `path:"id" maxLength:"64"`
-		Body RotateBody
+		ID   string      `path:"id" maxLength:"64"`
+		Body *RotateBody // optional: no body rotates to a generated secret with the default overlap
 	}) (*rotateOut, error) {
+		var body RotateBody
+		if in.Body != nil {
+			body = *in.Body
+		}
 		overlap := s.cfg.RotationOverlap
-		if in.Body.Overlap != "" {
-			d, err := time.ParseDuration(in.Body.Overlap)
+		if body.Overlap != "" {
+			d, err := time.ParseDuration(body.Overlap)
 			if err != nil || d < 0 || d > 7*24*time.Hour {
-				return nil, huma.Error400BadRequest("invalid overlap", &huma.ErrorDetail{Location: "body.overlap", Message: "must be a duration like 24h, between 0s and 168h", Value: in.Body.Overlap})
+				return nil, huma.Error400BadRequest("invalid overlap", &huma.ErrorDetail{Location: "body.overlap", Message: "must be a duration like 24h, between 0s and 168h", Value: body.Overlap})
 			}
 			overlap = d
 		}
-		if err := webhook.CheckSecret(in.Body.Secret); err != nil {
+		if err := webhook.CheckSecret(body.Secret); err != nil {
 			return nil, s.fail(ctx, err)
 		}
-		secret := in.Body.Secret
+		secret := body.Secret
 		if secret == "" {
 			var err error
 			if secret, err = signing.NewSecret(); err != nil {
