@@ -82,11 +82,12 @@ type Config struct {
 
 // Server holds the API's dependencies.
 type Server struct {
-	store   *registry.Store
-	cat     *event.Catalogue
-	cfg     Config
-	log     *slog.Logger
-	humaAPI huma.API
+	store      *registry.Store
+	cat        *event.Catalogue
+	cfg        Config
+	log        *slog.Logger
+	humaAPI    huma.API
+	eventTypes []EventType // bundled once
 }
 
 type companyKey struct{}
