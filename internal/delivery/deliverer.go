@@ -374,6 +374,10 @@ func (d *Deliverer) handleJob(ctx context.Context, m jetstream.Msg, j job.Job) {
 		return
 	}
 	if !entry.Enabled {
+		// Logged without a request, so that the delivery shows as parked.
+		rec := outcome{}.record(&j)
+		rec.Outcome = attempt.Parked
+		d.record(rec)
 		d.park(ctx, m, &j, log, "disabled")
 		return
 	}
