@@ -154,6 +154,10 @@ func (p *Portal) deliveryPage(w http.ResponseWriter, r *http.Request, s *Session
 		case attempt.Delivered, attempt.Dropped:
 			d.Settled = true
 		}
+		// Just sent again: not settled until an attempt after that.
+		if after, err := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64); err == nil && d.Latest.At.UnixMilli() <= after {
+			d.Settled = false
+		}
 		d.Body = p.sentBody(ctx, s.CompanyID, wh, recs)
 	}
 	pg := p.pageFor(s, "Delivery "+id)
@@ -178,7 +182,8 @@ func (p *Portal) redeliver(w http.ResponseWriter, r *http.Request, s *Session) {
 		p.apiError(w, r, s, err)
 		return
 	}
-	http.Redirect(w, r, "/portal/webhooks/"+id+"/deliveries/"+dlv+"?done=redelivered", http.StatusSeeOther)
+	after := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	http.Redirect(w, r, "/portal/webhooks/"+id+"/deliveries/"+dlv+"?done=redelivered&after="+after, http.StatusSeeOther)
 }
 
 // recoverData is the result of one round of recover.

@@ -153,6 +153,13 @@ var funcs = template.FuncMap{
 	"pct":  func(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + " %" },
 	"num":  thousands,
 	"join": strings.Join,
+	// short is a delivery id without its webhook id, which the page names.
+	"short": func(id string) string {
+		if i := strings.Index(id, "_wh_"); i > 0 {
+			return id[:i]
+		}
+		return id
+	},
 	"pretty": func(raw json.RawMessage) string {
 		var out bytes.Buffer
 		if json.Indent(&out, raw, "", "  ") != nil {

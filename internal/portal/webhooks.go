@@ -297,7 +297,7 @@ func flash(r *http.Request) string {
 	q := r.URL.Query()
 	msg := flashes[q.Get("done")]
 	if n, err := strconv.Atoi(q.Get("replayed")); err == nil && q.Get("done") == "enabled" {
-		msg = "Webhook enabled; " + thousands(n) + " parked deliveries sent again."
+		msg = "Webhook enabled; parked deliveries sent again: " + thousands(n) + "."
 	}
 	return msg
 }
