@@ -41,7 +41,7 @@ type options struct {
 	frameAncestors []string
 }
 
-func setup(t *testing.T, o options) *stack {
+func setup(t testing.TB, o options) *stack {
 	t.Helper()
 	n := testenv.StartNATS(t, 1)
 	kv, box := n.Registry(t)
@@ -97,7 +97,7 @@ func setup(t *testing.T, o options) *stack {
 }
 
 // apiCall sends a JSON request to the API with a bearer token.
-func (s *stack) apiCall(t *testing.T, method, path, token string, body any) (int, []byte) {
+func (s *stack) apiCall(t testing.TB, method, path, token string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -125,7 +125,7 @@ func (s *stack) apiCall(t *testing.T, method, path, token string, body any) (int
 }
 
 // createHook creates a webhook through the API and returns its id.
-func (s *stack) createHook(t *testing.T, token, name string) string {
+func (s *stack) createHook(t testing.TB, token, name string) string {
 	t.Helper()
 	status, body := s.apiCall(t, http.MethodPost, "/v1/webhooks", token, map[string]any{"name": name, "url": "https://example.com/" + name})
 	if status != http.StatusCreated {
@@ -137,7 +137,7 @@ func (s *stack) createHook(t *testing.T, token, name string) string {
 }
 
 // mintLink asks the API for a portal link, as Blue's backend does.
-func (s *stack) mintLink(t *testing.T, token string) string {
+func (s *stack) mintLink(t testing.TB, token string) string {
 	t.Helper()
 	status, body := s.apiCall(t, http.MethodPost, "/v1/portal/sessions", token, map[string]any{"returnUrl": "https://blue.example/settings"})
 	if status != http.StatusCreated {
@@ -152,13 +152,13 @@ func (s *stack) mintLink(t *testing.T, token string) string {
 
 // browser is a client with a cookie jar that does not follow redirects.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	s    *stack
 	http *http.Client
 	csrf string
 }
 
-func (s *stack) browser(t *testing.T) *browser {
+func (s *stack) browser(t testing.TB) *browser {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -171,7 +171,7 @@ func (s *stack) browser(t *testing.T) *browser {
 }
 
 // login opens a fresh link of the token's company.
-func (s *stack) login(t *testing.T, token string) *browser {
+func (s *stack) login(t testing.TB, token string) *browser {
 	t.Helper()
 	b := s.browser(t)
 	resp := b.get(s.mintLink(t, token))
