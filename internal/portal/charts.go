@@ -67,7 +67,7 @@ func formatMs(ms float64) string {
 // container.
 const (
 	chartW, chartH    = 720.0, 200.0
-	padLeft, padRight = 48.0, 8.0
+	padLeft, padRight = 58.0, 8.0
 	padTop, padBottom = 10.0, 26.0
 	plotW             = chartW - padLeft - padRight
 	plotH             = chartH - padTop - padBottom

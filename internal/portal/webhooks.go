@@ -163,7 +163,6 @@ type webhookData struct {
 	Webhook  api.Webhook
 	Stats    statsView
 	Recent   []inspect.Delivery
-	Types    map[string]string // descriptions
 	Overlaps []overlapChoice
 }
 
@@ -203,10 +202,7 @@ func (p *Portal) webhookPage(w http.ResponseWriter, r *http.Request, s *Session,
 		p.internal(w, r, err)
 		return
 	}
-	d := webhookData{Webhook: wh, Stats: newStatsView(stats), Recent: recent.Deliveries, Types: map[string]string{}, Overlaps: overlaps}
-	for _, t := range p.cfg.API.EventTypes() {
-		d.Types[t.Type] = t.Description
-	}
+	d := webhookData{Webhook: wh, Stats: newStatsView(stats), Recent: recent.Deliveries, Overlaps: overlaps}
 	pg := p.pageFor(s, wh.Name)
 	pg.Nav = "webhooks"
 	pg.Flash, pg.Alert = flash(r), alert
