@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
-		"../cmd/publisher", "../cmd/dispatcher", "../cmd/deliverer", "../cmd/api", "../cmd/webhookd",
+		"../cmd/publisher", "../cmd/dispatcher", "../cmd/deliverer", "../cmd/api", "../cmd/webhookd", "../cmd/bench", "../cmd/receiver",
 		"github.com/nats-io/nats-server/v2")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -157,7 +157,7 @@ func TestPipelineSeparateBinaries(t *testing.T) {
 	coA, coB := testenv.ID("coA"), testenv.ID("coB")
 	env := []string{
 		"NATS_URL=nats://" + natsAddr,
-		"REDIS_URL=" + testenv.RedisURL(),
+		"REDIS_URL=" + testenv.RedisURL(), "REDIS_KEY_PREFIX=" + testenv.RedisPrefix(t, "e2e"),
 		"WEBHOOKS_API_TOKENS=tokA=" + coA + ",tokB=" + coB,
 		"WEBHOOKS_INGEST_TOKENS=ingest-secret-token",
 		"WEBHOOKS_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",

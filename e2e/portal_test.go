@@ -59,7 +59,7 @@ func TestPortalInBrowser(t *testing.T) {
 	apiAddr, pubAddr := freeAddr(t), freeAddr(t)
 	coA, coB, tokA, tokB := testenv.ID("coA"), testenv.ID("coB"), testenv.ID("tokA"), testenv.ID("tokB")
 	p := start(t, "webhookd", "webhookd", []string{
-		"NATS_URL=", "DATA_DIR=" + t.TempDir(), "REDIS_URL=" + testenv.RedisURL(),
+		"NATS_URL=", "DATA_DIR=" + t.TempDir(), "REDIS_URL=" + testenv.RedisURL(), "REDIS_KEY_PREFIX=" + testenv.RedisPrefix(t, "e2e"),
 		"API_ADDR=" + apiAddr, "PUBLISHER_ADDR=" + pubAddr,
 		"WEBHOOKS_API_TOKENS=" + tokA + "=" + coA + "," + tokB + "=" + coB,
 		"WEBHOOKS_INGEST_TOKENS=ingest-token",

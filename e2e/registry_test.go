@@ -16,7 +16,7 @@ func startWebhookd(t *testing.T, extra ...string) (client, string, *proc) {
 	company, token := testenv.ID("co"), testenv.ID("tok")
 	apiAddr, pubAddr := freeAddr(t), freeAddr(t)
 	env := append([]string{
-		"DATA_DIR=" + t.TempDir(), "NATS_URL=", "REDIS_URL=" + testenv.RedisURL(),
+		"DATA_DIR=" + t.TempDir(), "NATS_URL=", "REDIS_URL=" + testenv.RedisURL(), "REDIS_KEY_PREFIX=" + testenv.RedisPrefix(t, "e2e"),
 		"WEBHOOKS_API_TOKENS=" + token + "=" + company + ",other-token=someone-else",
 		"DELIVERY_ALLOWED_CIDRS=127.0.0.0/8", "API_ADDR=" + apiAddr, "PUBLISHER_ADDR=" + pubAddr,
 	}, extra...)
@@ -96,8 +96,16 @@ func TestRotationTestAndBackfill(t *testing.T) {
 	h := c.createHook(t, c.apiToken, company, map[string]any{"name": "rot", "url": rc.srv.URL + "/rot", "events": []string{"TODO_CREATED"}})
 	all := c.createHook(t, c.apiToken, company, map[string]any{"name": "all", "url": rc.srv.URL + "/all"})
 
+	// A secret that Standard Webhooks libraries decode differently (URL-safe
+	// base64 after whsec_) is refused, without being repeated.
+	const urlSafe = "whsec_-_8-AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0="
+	code, body := c.do(t, http.MethodPost, c.apiURL+"/v1/webhooks/"+h.ID+"/rotate-secret", c.apiToken, map[string]any{"secret": urlSafe})
+	if code != http.StatusBadRequest || !strings.Contains(string(body), "body.secret") || strings.Contains(string(body), urlSafe[6:]) {
+		t.Errorf("rotate to a URL-safe whsec_ secret: %d %s, want 400 naming body.secret", code, body)
+	}
+
 	// Rotation: two signatures during the overlap, each valid with one secret.
-	code, body := c.do(t, http.MethodPost, c.apiURL+"/v1/webhooks/"+h.ID+"/rotate-secret", c.apiToken, map[string]any{"overlap": "3s"})
+	code, body = c.do(t, http.MethodPost, c.apiURL+"/v1/webhooks/"+h.ID+"/rotate-secret", c.apiToken, map[string]any{"overlap": "3s"})
 	if code != http.StatusOK {
 		t.Fatalf("rotate: %d %s", code, body)
 	}
@@ -120,8 +128,17 @@ func TestRotationTestAndBackfill(t *testing.T) {
 			t.Errorf("during the overlap, secret %.10s... does not verify: %v", secret, err)
 		}
 	}
+	// X-Signature stays the old secret's, so an unchanged verifier keeps
+	// working; X-Signature-Next is the new secret's.
+	if got, want := r.header.Get("X-Signature"), verify.XSignature(h.Secret, r.body); got != want {
+		t.Errorf("during the overlap: X-Signature %s, want the old secret's %s", got, want)
+	}
+	if got, want := r.header.Get("X-Signature-Next"), verify.XSignature(rot.Secret, r.body); got != want {
+		t.Errorf("during the overlap: X-Signature-Next %q, want the new secret's %s", got, want)
+	}
 	newHook := hook{ID: h.ID, Secret: rot.Secret}
-	checkDelivery(t, newHook, r) // X-Signature is keyed with the new secret
+	checkDelivery(t, hook{ID: h.ID, Secret: h.Secret}, r) // X-Signature with the old secret
+	checkDelivery(t, newHook, r)                          // X-Signature-Next with the new one
 	var got struct {
 		Secret *string `json:"secret"`
 	}
@@ -135,6 +152,12 @@ func TestRotationTestAndBackfill(t *testing.T) {
 	r = arrivals(rc, "/rot")[1]
 	if n := len(strings.Fields(r.header.Get("webhook-signature"))); n != 1 {
 		t.Errorf("after the overlap: %d webhook-signature entries, want 1", n)
+	}
+	if got, want := r.header.Get("X-Signature"), verify.XSignature(rot.Secret, r.body); got != want {
+		t.Errorf("after the overlap: X-Signature %s, want the new secret's %s", got, want)
+	}
+	if next, ok := r.header["X-Signature-Next"]; ok {
+		t.Errorf("after the overlap: X-Signature-Next %q, want none", next)
 	}
 	checkDelivery(t, newHook, r)
 

@@ -21,6 +21,10 @@ type stack struct {
 	c        client
 	procs    map[string]*proc
 	ready    map[string]string // each role's /readyz (its /metrics beside it)
+
+	// redisPrefix is the REDIS_KEY_PREFIX of every role: the keys the
+	// stack writes, deleted when the test ends.
+	redisPrefix string
 }
 
 // startStack starts everything, on a nats-server of its own; extra are
@@ -40,6 +44,7 @@ func startRoles(t *testing.T, natsURL, redisURL string, extra ...string) *stack 
 	s.env = append([]string{
 		"NATS_URL=" + natsURL,
 		"REDIS_URL=" + redisURL,
+		"REDIS_KEY_PREFIX=" + s.keyPrefix(redisURL),
 		"WEBHOOKS_API_TOKENS=" + s.token + "=" + s.company,
 		"WEBHOOKS_INGEST_TOKENS=ingest-token",
 		"WEBHOOKS_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
@@ -60,6 +65,15 @@ func startRoles(t *testing.T, natsURL, redisURL string, extra ...string) *stack 
 	}
 	s.c = client{apiURL: "http://" + apiAddr, ingestURL: "http://" + pubAddr, apiToken: s.token, ingestToken: "ingest-token"}
 	return s
+}
+
+// keyPrefix is the stack's REDIS_KEY_PREFIX: one of its own, its keys
+// deleted when the test ends, when the stack uses the tests' Redis.
+func (s *stack) keyPrefix(redisURL string) string {
+	if redisURL == testenv.RedisURL() {
+		s.redisPrefix = testenv.RedisPrefix(s.t, "e2e")
+	}
+	return s.redisPrefix
 }
 
 // launch starts one role as name, with an address of its own for its

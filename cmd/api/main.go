@@ -1,5 +1,5 @@
 // Command api runs the api role of the webhook platform; run more copies
-// to scale it. Configuration is read from the environment (see README).
+// to scale it. Configuration is read from the environment (see README, or -h).
 package main
 
 import (
@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	os.Exit(app.Main("api", app.Roles{API: true}, os.Stderr))
+	os.Exit(app.Command{Name: "api", Roles: app.Roles{API: true}}.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

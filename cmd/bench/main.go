@@ -36,6 +36,15 @@
 //	faulty     like rate with -webhooks (default 20) of which -faulty-share
 //	           (default 0.1) hang until the delivery timeout (-timeout) or
 //	           answer 500, alternately; latency is the healthy endpoints' only
+//	hostile    like rate with -webhooks (default 20) of which -hostile-share
+//	           (default 0.5) are receivers on raw sockets of their own that
+//	           answer 200 with 9.5 MB of headers, never answer, trickle the
+//	           body at 1 byte/s, reset the connection, or answer 429 with
+//	           Retry-After: 99999999, in turn; latency is the healthy
+//	           endpoints' only, and the result adds this process's memory
+//	           (rss_max_mb, sampled VmRSS; peak_rss_mb, VmHWM) and
+//	           goroutines (goroutines_max): with -hostile-share 0 the same
+//	           run without hostile receivers, the baseline
 //	rate       a fixed -rate deliveries/s (default 2000) for -duration:
 //	           -rate/K events/s paced by a ticker; latency at load
 //	ceiling    no pipeline: -concurrency HTTP clients (default 64) POST the
@@ -53,6 +62,8 @@
 //	go run ./cmd/bench -scenario fanout -duration 10s -webhooks 10
 //	go run ./cmd/bench -scenario rate -rate 2000 -duration 10s
 //	go run ./cmd/bench -scenario faulty -rate 1000 -faulty-share 0.1 -timeout 2s
+//	go run ./cmd/bench -scenario hostile -rate 1000 -hostile-share 0.5 -duration 10m
+//	go run ./cmd/bench -scenario hostile -rate 1000 -hostile-share 0 -duration 10m   # baseline
 //	go run ./cmd/bench -scenario endpoints -webhooks 1000 -per-webhook 10
 //	go run ./cmd/bench -scenario ceiling -concurrency 64 -duration 10s
 //	NATS_URL=nats://127.0.0.1:4222 REDIS_URL=redis://127.0.0.1:6379 go run ./cmd/bench -scenario fanout
@@ -67,8 +78,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -80,30 +93,34 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bluehq/webhooks/internal/app"
+	"github.com/bluehq/webhooks/internal/version"
 )
 
 // options are the command-line flags.
 type options struct {
-	scenario    string
-	duration    time.Duration
-	webhooks    int
-	rate        float64
-	faultyShare float64
-	timeout     time.Duration
-	wait        time.Duration
-	linger      time.Duration
-	concurrency int
-	perWebhook  int
-	publishers  int
-	batch       int
-	maxPending  int
-	warmup      bool
-	logLevel    string
-	pprofAddr   string
+	scenario     string
+	duration     time.Duration
+	webhooks     int
+	rate         float64
+	faultyShare  float64
+	hostileShare float64
+	timeout      time.Duration
+	wait         time.Duration
+	linger       time.Duration
+	concurrency  int
+	perWebhook   int
+	publishers   int
+	batch        int
+	maxPending   int
+	warmup       bool
+	logLevel     string
+	pprofAddr    string
+	version      bool // print the version and exit
 
 	via string // how events are published: "nats" (pkg/publish) or "http" (POST /v1/events)
 
@@ -139,12 +156,22 @@ type result struct {
 	Webhooks       int     `json:"webhooks"`
 	FaultyWebhooks int     `json:"faulty_webhooks,omitempty"`
 	FaultyAttempts int64   `json:"faulty_attempts,omitempty"`
-	Mode           string  `json:"mode"`
-	Via            string  `json:"via"`   // how events were published: nats or http
-	Batch          int     `json:"batch"` // events per publish call
-	Publishers     int     `json:"publishers"`
-	ElapsedS       float64 `json:"elapsed_s"`
-	PeakRSSMB      float64 `json:"peak_rss_mb"`
+	// HostileAttempts is the requests each hostile behaviour read.
+	HostileAttempts map[string]int64 `json:"hostile_attempts,omitempty"`
+	Mode            string           `json:"mode"`
+	Via             string           `json:"via"`   // how events were published: nats or http
+	Batch           int              `json:"batch"` // events per publish call
+	Publishers      int              `json:"publishers"`
+	ElapsedS        float64          `json:"elapsed_s"`
+	PeakRSSMB       float64          `json:"peak_rss_mb"`
+	// RSSMaxMB and RSSEndMB are this process's VmRSS, sampled every 250 ms
+	// while publishing and waiting: the largest, and the last; with
+	// GoroutinesMax and GoroutinesEnd, what the stack held (when it runs
+	// here).
+	RSSMaxMB      float64 `json:"rss_max_mb,omitempty"`
+	RSSEndMB      float64 `json:"rss_end_mb,omitempty"`
+	GoroutinesMax int     `json:"goroutines_max,omitempty"`
+	GoroutinesEnd int     `json:"goroutines_end,omitempty"`
 	// CPUPerDelivery is this process's CPU time (user + system) from the
 	// first publish until the last delivery, per delivery, in microseconds:
 	// the whole pipeline's cost when it runs in-process. Steadier between
@@ -163,20 +190,23 @@ type result struct {
 	Cores      int    `json:"cores"`
 }
 
-var scenarios = []string{"fanout", "endpoints", "faulty", "rate", "ceiling"}
+var scenarios = []string{"fanout", "endpoints", "faulty", "hostile", "rate", "ceiling"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	o, err := parseFlags(args, stderr)
-	if err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		fmt.Fprintln(stderr, "bench:", err)
+	o, err := parseFlags(args, stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // parseFlags printed the usage
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "bench: %v\nrun bench -h for usage\n", err)
 		return 2
+	case o.version:
+		fmt.Fprintln(stdout, version.String("bench"))
+		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -208,15 +238,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
+// parseFlags reads the command line; for -h it prints the usage on
+// stdout and returns flag.ErrHelp.
+func parseFlags(args []string, stdout io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are printed by run, the usage below
 	fs.StringVar(&o.scenario, "scenario", "fanout", "what to measure: "+strings.Join(scenarios, ", "))
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to publish (fanout, rate, faulty) or POST (ceiling)")
-	fs.IntVar(&o.webhooks, "webhooks", 0, "webhooks: the fan-out K of fanout, rate and faulty (default 10; 20 for faulty), the endpoint count of endpoints (default 1000), the receiver endpoints of ceiling (default 10)")
-	fs.Float64Var(&o.rate, "rate", 2000, "deliveries per second to publish (rate, faulty); events/s = rate / webhooks")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to publish (fanout, rate, faulty, hostile) or POST (ceiling)")
+	fs.IntVar(&o.webhooks, "webhooks", 0, "webhooks: the fan-out K of fanout, rate, faulty and hostile (default 10; 20 for faulty and hostile), the endpoint count of endpoints (default 1000), the receiver endpoints of ceiling (default 10)")
+	fs.Float64Var(&o.rate, "rate", 2000, "deliveries per second to publish (rate, faulty, hostile); events/s = rate / webhooks")
 	fs.Float64Var(&o.faultyShare, "faulty-share", 0.1, "faulty: share of endpoints that hang until the delivery timeout or answer 500 (alternately)")
+	fs.Float64Var(&o.hostileShare, "hostile-share", 0.5, "hostile: share of endpoints that are hostile (huge headers, silent, trickling, resetting, 429 with a huge Retry-After, in turn); 0: the baseline without them")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "delivery timeout (DELIVERY_TIMEOUT of the stack in this process; the client timeout of ceiling)")
 	fs.DurationVar(&o.wait, "wait", 60*time.Second, "after publishing ends, wait at most this long for the expected deliveries")
 	fs.DurationVar(&o.linger, "linger", time.Second, "after the last expected delivery, keep listening this long to count duplicates")
@@ -232,11 +265,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.external, "external", false, "start no role in this process: use the stack at -api and -ingest (or NATS_URL, when -ingest is empty)")
 	fs.StringVar(&o.apiURL, "api", "", "-external: management API base URL, e.g. http://127.0.0.1:8080")
 	fs.StringVar(&o.ingestURL, "ingest", "", "-external: publisher (ingest) base URL, e.g. http://127.0.0.1:8081; empty: publish with pkg/publish to $NATS_URL")
-	fs.StringVar(&o.token, "token", os.Getenv("BENCH_API_TOKEN"), "-external: management API token (default $BENCH_API_TOKEN)")
-	fs.StringVar(&o.ingestToken, "ingest-token", os.Getenv("BENCH_INGEST_TOKEN"), "-external: ingest token (default $BENCH_INGEST_TOKEN)")
-	fs.StringVar(&o.company, "company", os.Getenv("BENCH_COMPANY"), "-external: the company -token is bound to (default $BENCH_COMPANY)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: bench [flags]
+	fs.StringVar(&o.token, "token", "", "-external: management API token (default $BENCH_API_TOKEN)")
+	fs.StringVar(&o.ingestToken, "ingest-token", "", "-external: ingest token (default $BENCH_INGEST_TOKEN)")
+	fs.StringVar(&o.company, "company", "", "-external: the company -token is bound to (default $BENCH_COMPANY)")
+	fs.BoolVar(&o.version, "version", false, "print the version and build, and exit")
+	usage := func() {
+		fmt.Fprint(stdout, `usage: bench [flags]
 
 Runs the webhook pipeline end to end (its own stack in this process unless
 -external; NATS_URL / REDIS_URL in the environment are used when set),
@@ -249,16 +283,36 @@ were lost or a signature was bad.
 Scenarios: fanout (each event to K webhooks, as fast as accepted),
 endpoints (many webhooks, each its own project, few events each),
 faulty (a share of endpoints hang or answer 500; healthy latency only),
+hostile (a share of endpoints are hostile raw sockets: huge headers, silent,
+trickling, resetting, 429 with a huge Retry-After; healthy latency, memory
+and goroutines of this process; -hostile-share 0 for the baseline),
 rate (fixed deliveries/s, latency at load), ceiling (no pipeline: signed
 POSTs straight to the receiver, this machine's HTTP limit).
 
+Environment: NATS_URL and REDIS_URL (see above); BENCH_API_TOKEN,
+BENCH_INGEST_TOKEN and BENCH_COMPANY (defaults of -token, -ingest-token,
+-company). The stack in this process reads what webhookd reads (the bench
+sets its addresses, DATA_DIR, tokens, LOG_LEVEL, DELIVERY_TIMEOUT and
+WEBHOOKS_PER_COMPANY_LIMIT):
+`+app.EnvironmentHelp()+`
 Flags:
 `)
+		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+		}
 		return o, err
 	}
+	if o.version {
+		return o, nil
+	}
+	// Read here, not as the flags' defaults: -h would print a token.
+	o.token = cmp.Or(o.token, os.Getenv("BENCH_API_TOKEN"))
+	o.ingestToken = cmp.Or(o.ingestToken, os.Getenv("BENCH_INGEST_TOKEN"))
+	o.company = cmp.Or(o.company, os.Getenv("BENCH_COMPANY"))
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
@@ -269,7 +323,7 @@ Flags:
 		switch o.scenario {
 		case "endpoints":
 			o.webhooks = 1000
-		case "faulty":
+		case "faulty", "hostile":
 			o.webhooks = 20
 		default:
 			o.webhooks = 10
@@ -284,6 +338,8 @@ Flags:
 		return o, fmt.Errorf("-rate must be positive")
 	case o.faultyShare < 0 || o.faultyShare >= 1:
 		return o, fmt.Errorf("-faulty-share must be in [0, 1)")
+	case o.hostileShare < 0 || o.hostileShare >= 1:
+		return o, fmt.Errorf("-hostile-share must be in [0, 1)")
 	case o.timeout < 100*time.Millisecond || o.timeout > time.Minute:
 		return o, fmt.Errorf("-timeout must be between 100ms and 1m")
 	case o.concurrency < 1:
@@ -380,22 +436,6 @@ func perDelivery(x float64, delivered int64) float64 {
 
 // peakRSSMB is VmHWM of this process (the stack included when it runs
 // here), in MiB; 0 where /proc is not available.
-func peakRSSMB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			if len(f) >= 1 {
-				if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
-					return round(kb/1024, 1)
-				}
-			}
-		}
-	}
-	return 0
-}
+func peakRSSMB() float64 { return procStatusMB("VmHWM:") }
 
 func cores() int { return runtime.GOMAXPROCS(0) }

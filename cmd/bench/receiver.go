@@ -28,7 +28,7 @@ const (
 )
 
 func (b behaviour) String() string {
-	return [...]string{"healthy", "hang", "500"}[b]
+	return [...]string{"healthy", "hang", "500", "huge-headers", "silent", "trickle", "reset", "429"}[b]
 }
 
 // endpoint is one webhook's URL on the receiver.
@@ -152,8 +152,11 @@ type receiver struct {
 	tr      *tracker
 	timeout time.Duration // how long a hanging endpoint holds at most
 
-	mu  sync.RWMutex
-	eps []*endpoint
+	mu      sync.RWMutex
+	eps     []*endpoint
+	hostile []*hostileServer
+	// hostileAttempts counts the requests each hostile behaviour read.
+	hostileAttempts map[behaviour]*atomic.Int64
 
 	srv  *http.Server
 	base string // http://127.0.0.1:port
@@ -164,7 +167,10 @@ func startReceiver(tr *tracker, hangMax time.Duration) (*receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver: %w", err)
 	}
-	rc := &receiver{tr: tr, timeout: hangMax, base: "http://" + ln.Addr().String()}
+	rc := &receiver{tr: tr, timeout: hangMax, base: "http://" + ln.Addr().String(), hostileAttempts: map[behaviour]*atomic.Int64{}}
+	for _, k := range hostileKinds {
+		rc.hostileAttempts[k] = new(atomic.Int64)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /h/{idx}", rc.serve)
 	rc.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
@@ -175,8 +181,12 @@ func startReceiver(tr *tracker, hangMax time.Duration) (*receiver, error) {
 // add registers the next endpoint and returns its index and URL. The secret
 // may be set later (it is known once the webhook is created). With ownPort
 // the endpoint gets a listener of its own, so that to the deliverer it is a
-// host of its own (its own connection pool) as distinct customers are.
+// host of its own (its own connection pool) as distinct customers are. A
+// hostile endpoint is always a raw socket of its own (hostile.go).
 func (rc *receiver) add(kind behaviour, ownPort bool) (int, string, error) {
+	if kind.hostile() {
+		return rc.addHostile(kind)
+	}
 	base := rc.base
 	if ownPort {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -191,6 +201,29 @@ func (rc *receiver) add(kind behaviour, ownPort bool) (int, string, error) {
 	rc.eps = append(rc.eps, &endpoint{kind: kind})
 	i := len(rc.eps) - 1
 	return i, base + "/h/" + strconv.Itoa(i), nil
+}
+
+func (rc *receiver) addHostile(kind behaviour) (int, string, error) {
+	s, err := startHostile(kind, rc.hostileAttempts[kind], &rc.tr.faulty)
+	if err != nil {
+		return 0, "", err
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.hostile = append(rc.hostile, s)
+	rc.eps = append(rc.eps, &endpoint{kind: kind})
+	return len(rc.eps) - 1, s.url(), nil
+}
+
+// hostileCounts is the requests each hostile behaviour read, by name.
+func (rc *receiver) hostileCounts() map[string]int64 {
+	out := map[string]int64{}
+	for k, n := range rc.hostileAttempts {
+		if v := n.Load(); v > 0 {
+			out[k.String()] = v
+		}
+	}
+	return out
 }
 
 func (rc *receiver) setSecret(i int, secret string) error {
@@ -213,7 +246,15 @@ func (rc *receiver) endpoint(i int) *endpoint {
 	return rc.eps[i]
 }
 
-func (rc *receiver) close() { _ = rc.srv.Close() }
+func (rc *receiver) close() {
+	_ = rc.srv.Close()
+	rc.mu.Lock()
+	hostile := rc.hostile
+	rc.mu.Unlock()
+	for _, s := range hostile {
+		s.close()
+	}
+}
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 

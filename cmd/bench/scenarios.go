@@ -71,17 +71,18 @@ func makePlan(o options, runID string) plan {
 			p.projects[i] = shared + "-" + strconv.Itoa(i)
 		}
 		p.total = int64(o.webhooks) * int64(o.perWebhook)
-	case "faulty":
+	case "faulty", "hostile":
+		share, kinds := o.faultyShare, []behaviour{hang, fail}
+		if o.scenario == "hostile" {
+			share, kinds = o.hostileShare, hostileKinds
+		}
 		n := 0
-		if o.faultyShare > 0 {
-			n = max(1, int(math.Round(o.faultyShare*float64(o.webhooks))))
+		if share > 0 {
+			n = max(1, int(math.Round(share*float64(o.webhooks))))
 		}
 		n = min(n, o.webhooks-1) // at least one healthy endpoint to measure
 		for i := range n {
-			p.kinds[i] = hang
-			if i%2 == 1 {
-				p.kinds[i] = fail
-			}
+			p.kinds[i] = kinds[i%len(kinds)]
 		}
 		fallthrough
 	case "rate":
@@ -170,6 +171,7 @@ func runScenario(ctx context.Context, o options, stderr io.Writer) (*result, err
 	}
 
 	stopProgress := r.progress()
+	sampled := sampleResources(250 * time.Millisecond)
 	cpuStart, allocStart := cpuTime(), heapAllocs()
 	pubStart := time.Now()
 	r.publishAll(ctx)
@@ -184,6 +186,7 @@ func runScenario(ctx context.Context, o options, stderr io.Writer) (*result, err
 		case <-time.After(o.linger):
 		}
 	}
+	sampled.stop()
 	stopProgress()
 
 	res := r.result()
@@ -191,7 +194,10 @@ func runScenario(ctx context.Context, o options, stderr io.Writer) (*result, err
 		res.PeakRSSMB = peakRSSMB()
 		res.CPUPerDelivery = perDelivery(float64(cpu.Microseconds()), res.Delivered)
 		res.AllocsPerDelivery = perDelivery(float64(allocs), res.Delivered)
+		res.RSSMaxMB, res.RSSEndMB = sampled.maxRSS, sampled.lastRSS
+		res.GoroutinesMax, res.GoroutinesEnd = sampled.maxGor, sampled.lastGor
 	}
+	res.HostileAttempts = rc.hostileCounts()
 	if share, back, ok := st.jobCounts(ctx); ok {
 		share = math.Round(share*1000) / 1000
 		res.HandedOverShare, res.HandedBack = &share, &back
@@ -628,7 +634,7 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 		}
 		targets[i] = target{url: endpointURL, webhookID: w.ID, signer: signing.NewSigner([]string{secret}), body: body, idAt: at}
 	}
-	client := delivery.NewClient(nil, o.timeout, o.concurrency)
+	client := delivery.NewClient(delivery.ClientConfig{Timeout: o.timeout, MaxConns: o.concurrency})
 	fmt.Fprintf(stderr, "bench: ceiling: %d clients POSTing to %d endpoints for %s\n", o.concurrency, len(targets), o.duration)
 
 	stopProgress := startProgress(stderr, o.scenario, tr, "req", nil)

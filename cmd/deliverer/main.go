@@ -1,5 +1,5 @@
 // Command deliverer runs the deliverer role of the webhook platform; run more copies
-// to scale it. Configuration is read from the environment (see README).
+// to scale it. Configuration is read from the environment (see README, or -h).
 package main
 
 import (
@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	os.Exit(app.Main("deliverer", app.Roles{Deliverer: true}, os.Stderr))
+	os.Exit(app.Command{Name: "deliverer", Roles: app.Roles{Deliverer: true}}.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -1,5 +1,5 @@
 // Command dispatcher runs the dispatcher role of the webhook platform; run more copies
-// to scale it. Configuration is read from the environment (see README).
+// to scale it. Configuration is read from the environment (see README, or -h).
 package main
 
 import (
@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	os.Exit(app.Main("dispatcher", app.Roles{Dispatcher: true}, os.Stderr))
+	os.Exit(app.Command{Name: "dispatcher", Roles: app.Roles{Dispatcher: true}}.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -12,13 +12,9 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "send":
-			os.Exit(app.Send(os.Args[2:], os.Stdout, os.Stderr))
-		case "load":
-			os.Exit(app.Load(os.Args[2:], os.Stdout, os.Stderr))
-		}
-	}
-	os.Exit(app.Main("publisher", app.Roles{Publisher: true}, os.Stderr))
+	cmd := app.Command{Name: "publisher", Roles: app.Roles{Publisher: true}, Subcommands: []app.Subcommand{
+		{Name: "send", Summary: "publish the events of a JSON file", Run: app.Send},
+		{Name: "load", Summary: "publish generated events at a rate", Run: app.Load},
+	}}
+	os.Exit(cmd.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

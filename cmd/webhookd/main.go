@@ -1,6 +1,7 @@
 // Command webhookd runs every role of the webhook platform in one process:
 // with an embedded nats-server (file storage under DATA_DIR) unless NATS_URL
-// is set, and in-process state unless REDIS_URL is set.
+// is set, and in-process state unless REDIS_URL is set. -h lists the
+// environment variables it reads.
 package main
 
 import (
@@ -10,5 +11,5 @@ import (
 )
 
 func main() {
-	os.Exit(app.Main("webhookd", app.All, os.Stderr))
+	os.Exit(app.Command{Name: "webhookd", Roles: app.All}.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -75,7 +75,7 @@ func (s *Server) registerActions() {
 	huma.Register(api, huma.Operation{
 		OperationID: "rotate-webhook-secret", Method: http.MethodPost, Path: "/v1/webhooks/{id}/rotate-secret",
 		Summary:     "Rotate the signing secret",
-		Description: "Returns the new secret once. The previous one stays valid for the overlap: deliveries then carry one webhook-signature per valid secret (X-Signature uses the new one).",
+		Description: "Returns the new secret once. The previous one stays valid for the overlap: deliveries then carry one webhook-signature per valid secret, X-Signature stays keyed with the oldest valid secret and X-Signature-Next carries the signatures of the newer ones; after the overlap X-Signature is keyed with the new secret and X-Signature-Next is gone.",
 		Tags:        tags, Errors: []int{400, 401, 404},
 	}, func(ctx context.Context, in *struct {
 		ID   string `path:"id" maxLength:"64"`
@@ -139,6 +139,9 @@ func (s *Server) RotateSecret(ctx context.Context, companyID, id string, b Rotat
 			return RotateResult{}, huma.Error400BadRequest("invalid overlap", &huma.ErrorDetail{Location: "body.overlap", Message: "must be a duration like 24h, between 0s and 168h", Value: b.Overlap})
 		}
 		overlap = d
+	}
+	if err := webhook.CheckSecret(b.Secret); err != nil {
+		return RotateResult{}, s.fail(ctx, err)
 	}
 	secret := b.Secret
 	if secret == "" {

@@ -51,7 +51,7 @@ func (s *Server) registerDeliveries() {
 	tags := []string{"Deliveries"}
 	huma.Register(api, huma.Operation{
 		OperationID: "list-webhook-deliveries", Method: http.MethodGet, Path: "/v1/webhooks/{id}/deliveries",
-		Summary: "Recent delivery attempts of a webhook", Description: "Newest first; the last 100 attempts.",
+		Summary: "Recent delivery attempts of a webhook", Description: "Newest first; the last 100 attempts. A failed attempt's errorClass says why it failed, from a closed set (see the Record schema); network details such as addresses are never shown.",
 		Tags: tags, Errors: []int{401, 404},
 	}, func(ctx context.Context, in *struct {
 		ID    string `path:"id" maxLength:"64"`
@@ -109,7 +109,7 @@ func (s *Server) RecentAttempts(ctx context.Context, companyID, webhookID string
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return append([]attempt.Record{}, recs...), nil
+	return public(recs), nil
 }
 
 // Delivery returns every attempt of one delivery, oldest first.
@@ -118,7 +118,7 @@ func (s *Server) Delivery(ctx context.Context, companyID, deliveryID string) ([]
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return recs, nil
+	return public(recs), nil
 }
 
 // Redeliver sends a dead-lettered or parked delivery again.
@@ -143,6 +143,16 @@ func (s *Server) Recover(ctx context.Context, companyID, webhookID string, b Rec
 		return inspect.RecoverResult{}, s.fail(ctx, err)
 	}
 	return res, nil
+}
+
+// public is recs as customers see them: an error class in words, never
+// the network error of an older record (attempt.Record.Public).
+func public(recs []attempt.Record) []attempt.Record {
+	out := make([]attempt.Record, len(recs))
+	for i, r := range recs {
+		out[i] = r.Public()
+	}
+	return out
 }
 
 func defaultLimit(n, def int) int {

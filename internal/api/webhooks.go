@@ -240,6 +240,9 @@ func (s *Server) CreateWebhook(ctx context.Context, companyID string, b CreateBo
 	if err := s.cfg.Rules.Validate(w); err != nil {
 		return Webhook{}, s.fail(ctx, err)
 	}
+	if err := webhook.CheckSecret(b.Secret); err != nil {
+		return Webhook{}, s.fail(ctx, err)
+	}
 	created, secret, err := s.store.Create(ctx, w, b.Secret)
 	if err != nil {
 		return Webhook{}, s.fail(ctx, err)

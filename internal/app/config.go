@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bluehq/webhooks/internal/api"
+	"github.com/bluehq/webhooks/internal/delivery"
 	"github.com/bluehq/webhooks/internal/netguard"
 	"github.com/bluehq/webhooks/internal/portal"
 	"github.com/bluehq/webhooks/internal/retry"
@@ -75,9 +76,16 @@ type Config struct {
 	PortalSessionTTL     time.Duration
 	PortalFrameAncestors []string
 	PortalURL            string
+	// DeliveryMaxHeaderBytes bounds a receiver's response headers.
+	DeliveryMaxHeaderBytes int64
 
 	Stream stream.Config
 	Logger *slog.Logger
+
+	// RedisKeyPrefix goes before every key written to Redis
+	// (REDIS_KEY_PREFIX), so that deployments, or tests, can share one
+	// database and each remove only its own keys.
+	RedisKeyPrefix string
 
 	// Service names the process in traces (OTEL_SERVICE_NAME wins).
 	Service string
@@ -112,6 +120,11 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	}
 	var err error
 	fail := func(name string, e error) error { return fmt.Errorf("%s: %w", name, e) }
+
+	if err := checkNatsURL(c.NatsURL); err != nil {
+		return c, fail("NATS_URL", err)
+	}
+	c.RedisKeyPrefix = getenv("REDIS_KEY_PREFIX")
 
 	if c.APITokens, err = api.ParseTokens(getenv("WEBHOOKS_API_TOKENS")); err != nil {
 		return c, fail("WEBHOOKS_API_TOKENS", err)
@@ -151,6 +164,9 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	}
 	c.WebhookLimit = int(limit)
 	if c.DeliveryTimeout, err = durationVar(getenv, "DELIVERY_TIMEOUT", 7*time.Second, 100*time.Millisecond, 60*time.Second); err != nil {
+		return c, err
+	}
+	if c.DeliveryMaxHeaderBytes, err = intVar(getenv, "DELIVERY_MAX_RESPONSE_HEADER_BYTES", delivery.DefaultMaxHeaderBytes, 4<<10, 10<<20); err != nil {
 		return c, err
 	}
 	if c.RetrySchedule, err = retry.ParseSchedule(or(getenv("DELIVERY_RETRY_SCHEDULE"), retry.DefaultSchedule)); err != nil {
@@ -237,7 +253,9 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	}
 	c.Getenv = getenv
 	c.Service = "webhookd"
-	c.Logger = newLogger(getenv("LOG_LEVEL"))
+	if c.Logger, err = newLogger(getenv("LOG_LEVEL")); err != nil {
+		return c, fail("LOG_LEVEL", err)
+	}
 	return c, nil
 }
 
@@ -288,10 +306,10 @@ func durationVar(getenv Getenv, name string, def, lo, hi time.Duration) (time.Du
 	return d, nil
 }
 
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(or(level, "info"))); err != nil {
-		l = slog.LevelInfo
+func newLogger(level string) (*slog.Logger, error) {
+	l, err := telemetry.ParseLevel(level)
+	if err != nil {
+		return nil, err
 	}
-	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))), nil
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -22,13 +23,18 @@ import (
 func Load(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats", os.Getenv("NATS_URL"), "NATS server URL (default $NATS_URL)")
+	natsURL := fs.String("nats", "", "NATS server URL (default $NATS_URL)")
 	company := fs.String("company", "demo", "companyId of the events")
 	project := fs.String("project", "p1", "projectId of the events")
 	typ := fs.String("type", "TODO_CREATED", "event type (see GET /v1/event-types)")
 	n := fs.Int("n", 100, "how many events")
 	rate := fs.Float64("rate", 50, "events per second (0: as fast as acknowledged)")
 	if err := fs.Parse(args); err != nil {
+		return helpOr2(err)
+	}
+	*natsURL = cmp.Or(*natsURL, os.Getenv("NATS_URL")) // not the flag's default: -h would print its credentials
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "publisher load: unexpected argument %q: it takes flags only (publisher load -h lists them)\n", fs.Arg(0))
 		return 2
 	}
 	if *natsURL == "" {
@@ -41,7 +47,7 @@ func Load(args []string, stdout, stderr io.Writer) int {
 	}
 	nc, err := nats.Connect(*natsURL, nats.Name("publisher-load"))
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher load: connect %s: %v\n", *natsURL, err)
+		fmt.Fprintf(stderr, "publisher load: connect %s: %v\n", redactURLs(*natsURL), err)
 		return 1
 	}
 	defer nc.Close()

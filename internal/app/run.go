@@ -53,8 +53,11 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	nc, embedded, err := connectNATS(cfg, log)
+	nc, embedded, err := connectNATS(ctx, cfg, log)
 	if err != nil {
+		if ctx.Err() != nil { // stopped while waiting for NATS
+			return nil
+		}
 		return err
 	}
 	defer func() {
@@ -102,7 +105,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		}
 		rdb = redis.NewClient(opts)
 		defer rdb.Close()
-		tier = registry.NewRedisTier(rdb, time.Hour)
+		tier = registry.NewRedisTier(rdb, cfg.RedisKeyPrefix, time.Hour)
 	}
 	box, err := seal.New(cfg.SecretKey)
 	if err != nil {
@@ -137,7 +140,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		return err
 	}
 	guard := netguard.New(cfg.AllowedCIDRs)
-	filters, err := filter.NewCompiler()
+	filters, err := filter.NewCompiler(filter.WithMaxStringSize(cfg.MaxEventBytes))
 	if err != nil {
 		return err
 	}
@@ -167,13 +170,13 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	}
 	var shared state.State = state.NewMemory(state.BreakerPolicy{})
 	if rdb != nil {
-		shared = state.NewRedis(rdb, "wh:", state.BreakerPolicy{})
+		shared = state.NewRedis(rdb, cfg.RedisKeyPrefix+"wh:", state.BreakerPolicy{})
 	}
 	var deliverer *delivery.Deliverer
 	if roles.Deliverer {
 		deliverer, err = delivery.New(delivery.Deps{
 			JS: js, Publisher: storeJS, Resolver: cache, Registry: store, State: shared, Events: publisher,
-			Client: delivery.NewClient(guard, cfg.DeliveryTimeout, cfg.MaxInFlight),
+			Client: delivery.NewClient(delivery.ClientConfig{Guard: guard, Timeout: cfg.DeliveryTimeout, MaxConns: cfg.MaxInFlight, MaxHeaderBytes: cfg.DeliveryMaxHeaderBytes}),
 		}, delivery.Config{
 			Shards:              cfg.Stream.Shards,
 			Timeout:             cfg.DeliveryTimeout,
@@ -240,13 +243,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 	}
 	ops := func(mux *http.ServeMux) {
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-			if nc.Status() != nats.CONNECTED {
-				http.Error(w, "nats: "+nc.Status().String(), http.StatusServiceUnavailable)
-				return
-			}
-			_, _ = w.Write([]byte("ready\n"))
-		})
+		mux.HandleFunc("GET /readyz", readiness(nc, rdb))
 		mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	}
 	if roles.API {
@@ -391,43 +388,6 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		log.Warn("stop took too long; leaving the rest to redelivery")
 	}
 	return runErr
-}
-
-func connectNATS(cfg Config, log *slog.Logger) (*nats.Conn, *stream.Embedded, error) {
-	if cfg.NatsURL == "" {
-		emb, err := stream.StartEmbedded(stream.EmbeddedConfig{
-			StoreDir: cfg.EmbeddedStoreDir(), Listen: cfg.NatsListen, LockDir: cfg.DataDir, Sync: cfg.NatsSync,
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		nc, err := emb.Connect("webhookd")
-		if err != nil {
-			emb.Shutdown()
-			return nil, nil, err
-		}
-		sync := emb.Sync()
-		log.Info("embedded nats-server started", "store_dir", cfg.EmbeddedStoreDir(), "listen", cfg.NatsListen,
-			"sync_always", sync.Always, "sync_interval", sync.Interval.String())
-		return nc, emb, nil
-	}
-	nc, err := nats.Connect(cfg.NatsURL,
-		nats.Name("blue-webhooks"),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.DrainTimeout(5*time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
-	)
-	if err != nil {
-		return nil, nil, fmt.Errorf("NATS_URL: %w", err)
-	}
-	return nc, nil, nil
 }
 
 // ensureTopology checks the server and creates or reconciles the

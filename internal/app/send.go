@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -23,15 +24,16 @@ import (
 func Send(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats", os.Getenv("NATS_URL"), "NATS server URL (default $NATS_URL)")
+	natsURL := fs.String("nats", "", "NATS server URL (default $NATS_URL)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: publisher send [-nats URL] FILE.json   (FILE - reads standard input)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return helpOr2(err)
 	}
+	*natsURL = cmp.Or(*natsURL, os.Getenv("NATS_URL")) // not the flag's default: -h would print its credentials
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return 2
@@ -57,7 +59,7 @@ func Send(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	nc, err := nats.Connect(*natsURL, nats.Name("publisher-send"))
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher send: connect %s: %v\n", *natsURL, err)
+		fmt.Fprintf(stderr, "publisher send: connect %s: %v\n", redactURLs(*natsURL), err)
 		return 1
 	}
 	defer nc.Close()

@@ -28,7 +28,7 @@ func TestNatsSyncReachesTheEmbeddedServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			nc, emb, err := connectNATS(cfg, slog.New(slog.DiscardHandler))
+			nc, emb, err := connectNATS(t.Context(), cfg, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -39,8 +39,8 @@ type Record struct {
 	Outcome       string     `json:"outcome"`
 	StatusCode    int        `json:"statusCode,omitempty"`
 	LatencyMs     float64    `json:"latencyMs"`
-	ErrorClass    string     `json:"errorClass,omitempty"`
-	Error         string     `json:"error,omitempty"`
+	ErrorClass    string     `json:"errorClass,omitempty" enum:"forbidden_address,dns,timeout,refused,reset,tls,headers_too_large,connection,redirect,http_status" doc:"Why the attempt failed; absent on success. forbidden_address: the host resolves to an address deliveries may not reach (private, loopback, link-local, reserved); dns: the host name did not resolve; timeout: no complete answer within the delivery timeout; refused: connection refused; reset: the connection was reset or closed before an answer; tls: TLS handshake or certificate; headers_too_large: the response headers exceeded the size limit; connection: another network failure; redirect: a 3xx (redirects are not followed); http_status: another non-2xx status."`
+	Error         string     `json:"error,omitempty" doc:"errorClass in words (for http_status, the status). Network details, such as addresses, are never shown."`
 	Response      string     `json:"response,omitempty" doc:"The first 1 KiB of the response body."`
 	TraceID       string     `json:"traceId,omitempty"`
 	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -27,8 +26,11 @@ import (
 
 // outcome of one HTTP attempt.
 type outcome struct {
-	status  int
-	class   string
+	status int
+	class  string // one of attempt.Classes; "" for a 2xx
+	// errText is the error in full, for the log only: a network error
+	// names internal addresses and the resolver, so the attempt record
+	// carries attempt.Describe of the class instead.
 	errText string
 	latency time.Duration
 	resp    []byte
@@ -36,7 +38,7 @@ type outcome struct {
 	traceID string
 }
 
-func (o outcome) ok() bool { return o.class == ClassNone && o.status >= 200 && o.status < 300 }
+func (o outcome) ok() bool { return o.class == "" && o.status >= 200 && o.status < 300 }
 
 func (o outcome) outcomeClass() string {
 	if o.ok() {
@@ -50,7 +52,7 @@ func (o outcome) record(j *job.Job) attempt.Record {
 		DeliveryID: j.DeliveryID, WebhookID: j.WebhookID, CompanyID: j.CompanyID,
 		EventID: j.EventID, EventType: j.EventType, Attempt: j.Attempt, At: time.Now().UTC(),
 		StatusCode: o.status, LatencyMs: float64(o.latency.Microseconds()) / 1000,
-		ErrorClass: o.class, Error: o.errText, Response: string(o.resp), TraceID: o.traceID,
+		ErrorClass: o.class, Error: attempt.Describe(o.class, o.status), Response: string(o.resp), TraceID: o.traceID,
 	}
 }
 
@@ -65,7 +67,7 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 	if target == nil { // a URL that does not parse: fail as a request would
 		u, err := url.Parse(e.URL)
 		if err != nil {
-			return outcome{class: ClassConnection, errText: err.Error()}
+			return outcome{class: attempt.ClassConnection, errText: err.Error()}
 		}
 		target = u
 	}
@@ -92,31 +94,37 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 	}
 	e.Signer(now).Sign(h, j.DeliveryID, now.Unix(), j.Body)
 
-	start := time.Now()
-	resp, err := Post(ctx, d.Client, target, h, j.Body)
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-		return outcome{class: classify(err), errText: err.Error(), latency: time.Since(start), traceID: traceIDString(traceID)}
+	out := exchange(ctx, d.Client, target, h, j.Body)
+	out.traceID = traceIDString(traceID)
+	switch {
+	case out.status == 0:
+		span.SetStatus(codes.Error, out.errText)
+	case span.IsRecording():
+		span.SetAttributes(attribute.Int("http.response.status_code", out.status))
 	}
-	if span.IsRecording() {
-		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	return out
+}
+
+// exchange POSTs body to u and reads what the receiver answers, within the
+// client's bounds (its timeout, its limit on response headers, readBody's
+// on the body): the attempt's outcome but for the trace id.
+func exchange(ctx context.Context, c *http.Client, u *url.URL, h http.Header, body []byte) outcome {
+	start := time.Now()
+	resp, err := Post(ctx, c, u, h, body)
+	if err != nil {
+		return outcome{class: classify(err), errText: err.Error(), latency: time.Since(start)}
 	}
 	defer resp.Body.Close()
 	bp := respBufs.Get().(*[]byte)
 	defer respBufs.Put(bp)
-	n, _ := io.ReadFull(resp.Body, *bp)
-	if n == len(*bp) {
-		// Drain a little more so the connection can be reused; a larger
-		// body costs the connection instead.
-		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-	}
-	out := outcome{status: resp.StatusCode, latency: time.Since(start), traceID: traceIDString(traceID)}
+	n := readBody(resp.Body, *bp)
+	out := outcome{status: resp.StatusCode, latency: time.Since(start)}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		out.class, out.errText = ClassRedirect, "redirects are not followed: "+resp.Status
+		out.class, out.errText = attempt.ClassRedirect, "redirects are not followed: "+resp.Status
 	default:
-		out.class, out.errText = ClassStatus, resp.Status
+		out.class, out.errText = attempt.ClassStatus, resp.Status
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			if ra, ok := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 				out.retryIn = ra

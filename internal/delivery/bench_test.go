@@ -174,7 +174,7 @@ func benchDeliver(b *testing.B, paced bool, replicas, protocol int) {
 		rdb, count := countedRedis(b, protocol)
 		cfg := Config{Shards: shards, Timeout: 10 * time.Second, Policy: retry.Policy{Delays: []time.Duration{time.Second}}}
 		d, err := New(Deps{JS: js, Resolver: cache, Registry: store, State: state.NewRedis(rdb, prefix, state.BreakerPolicy{}),
-			Client: NewClient(nil, cfg.Timeout, 1024)}, cfg)
+			Client: NewClient(ClientConfig{Timeout: cfg.Timeout, MaxConns: 1024})}, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

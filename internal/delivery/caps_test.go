@@ -112,7 +112,7 @@ func startReplicas(t *testing.T, count int, cfg delivery.Config) *replicas {
 		d, err := delivery.New(delivery.Deps{
 			JS: js, Resolver: cache, Registry: store,
 			State:  state.NewRedis(testenv.Redis(t), prefix, state.BreakerPolicy{}),
-			Client: delivery.NewClient(nil, c.Timeout, 256),
+			Client: delivery.NewClient(delivery.ClientConfig{Timeout: c.Timeout, MaxConns: 256}),
 		}, c)
 		if err != nil {
 			t.Fatal(err)

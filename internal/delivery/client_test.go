@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/bluehq/webhooks/internal/attempt"
 )
 
 // Post behaves as Client.Do does for a delivery: the body and headers
@@ -42,7 +44,7 @@ func TestPost(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
-	client := NewClient(nil, 300*time.Millisecond, 4)
+	client := NewClient(ClientConfig{Timeout: 300 * time.Millisecond, MaxConns: 4})
 	at := func(path string) *url.URL {
 		u, err := url.Parse(srv.URL + path)
 		if err != nil {
@@ -83,14 +85,14 @@ func TestPost(t *testing.T) {
 		t.Errorf("reading a body that never ends: %v after %s, want the client's deadline", err, time.Since(start))
 	}
 
-	if _, err := Post(ctx, client, at("/hang"), http.Header{}, nil); classify(err) != ClassTimeout {
-		t.Errorf("no answer: %v (class %q), want class %q", err, classify(err), ClassTimeout)
+	if _, err := Post(ctx, client, at("/hang"), http.Header{}, nil); classify(err) != attempt.ClassTimeout {
+		t.Errorf("no answer: %v (class %q), want class %q", err, classify(err), attempt.ClassTimeout)
 	}
 
 	// Nothing listens on port 1 of a loopback address.
 	_, err = Post(ctx, client, &url.URL{Scheme: "http", Host: "127.0.0.1:1", Path: "/"}, http.Header{}, nil)
 	var ue *url.Error
-	if !errors.As(err, &ue) || ue.Op != "Post" || classify(err) != ClassConnection {
-		t.Errorf("refused connection: %v (class %q), want a *url.Error of class %q", err, classify(err), ClassConnection)
+	if !errors.As(err, &ue) || ue.Op != "Post" || classify(err) != attempt.ClassRefused {
+		t.Errorf("refused connection: %v (class %q), want a *url.Error of class %q", err, classify(err), attempt.ClassRefused)
 	}
 }

@@ -272,7 +272,7 @@ func runRig(t *testing.T, n *testenv.NATS, hook *webhook.Webhook, st state.State
 	cfg.Policy = retry.Policy{Delays: []time.Duration{time.Second}}
 	d, err := New(Deps{
 		JS: n.JS, Resolver: cache, Registry: store, State: st,
-		Client: NewClient(nil, cfg.Timeout, 64),
+		Client: NewClient(ClientConfig{Timeout: cfg.Timeout, MaxConns: 64}),
 	}, cfg)
 	if err != nil {
 		t.Fatal(err)

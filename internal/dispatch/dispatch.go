@@ -104,6 +104,8 @@ type Dispatcher struct {
 	unsettled sync.WaitGroup
 	// syncWarned is when a failed registry sync was last logged (unix ns).
 	syncWarned atomic.Int64
+	// settled remembers the settled jobs of events left for redelivery.
+	settled settledJobs
 }
 
 // New returns a Dispatcher.
@@ -208,7 +210,7 @@ func (d *Dispatcher) handle(ctx context.Context, m jetstream.Msg) {
 			attribute.String("webhooks.company.id", e.CompanyID),
 		)
 	}
-	ev := &pendingEvent{d: d, m: m, id: e.ID, typ: e.Type}
+	ev := &pendingEvent{d: d, m: m, id: e.ID, typ: e.Type, done: d.settled.take(e.ID)}
 	ev.left.Store(1) // this call's own hold, released below
 	n, err := d.dispatch(ctx, &e, m.Headers(), published, ev)
 	if recording {
@@ -233,6 +235,29 @@ type pendingEvent struct {
 	left    atomic.Int32
 	failed  atomic.Pointer[error]
 	handoff bool // a job was taken by Handoff: Run waits for the event
+
+	mu   sync.Mutex
+	done map[string]struct{} // webhooks whose jobs are settled, this time or before
+}
+
+// settled counts as settled the job of webhook id, to be skipped if the
+// event is dispatched again.
+func (ev *pendingEvent) settled(webhookID string) {
+	ev.mu.Lock()
+	if ev.done == nil {
+		ev.done = make(map[string]struct{})
+	}
+	ev.done[webhookID] = struct{}{}
+	ev.mu.Unlock()
+}
+
+// isDone reports whether the job of webhook id was settled by an earlier
+// dispatch of the event.
+func (ev *pendingEvent) isDone(webhookID string) bool {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	_, ok := ev.done[webhookID]
+	return ok
 }
 
 // settle counts one job (or the dispatching call itself) as done.
@@ -249,6 +274,9 @@ func (ev *pendingEvent) settle(err error) {
 	}
 	if p := ev.failed.Load(); p != nil {
 		d.log.Warn("dispatch failed; event left for redelivery", "event_id", ev.id, "err", *p)
+		ev.mu.Lock()
+		d.settled.remember(ev.id, ev.done, time.Now())
+		ev.mu.Unlock()
 		_ = ev.m.NakWithDelay(time.Second)
 		return
 	}
@@ -305,6 +333,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 		} else if !sel.Selects(w) {
 			continue
 		}
+		if ev != nil && ev.isDone(w.ID) {
+			continue // settled by an earlier dispatch of this event
+		}
 		span, j, msg, err := d.newJob(ctx, e, w, job.DeliveryID(e.ID, w.ID, e.OccurredAt), e.ID+"."+w.ID, published)
 		span.End()
 		if err != nil {
@@ -318,6 +349,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 	}
 	if err := d.store(ctx, msgs); err != nil {
 		return n, err
+	}
+	if ev != nil {
+		for _, m := range msgs {
+			ev.settled(m.Header.Get(job.HeaderWebhookID))
+		}
 	}
 	return n, nil
 }
@@ -341,7 +377,13 @@ func (d *Dispatcher) take(ev *pendingEvent, j *job.Job, msg *nats.Msg) bool {
 		ev.handoff = true
 		d.unsettled.Add(1)
 	}
-	if d.cfg.Handoff.Take(j, msg, ev.settle) {
+	settle := func(err error) {
+		if err == nil {
+			ev.settled(j.WebhookID)
+		}
+		ev.settle(err)
+	}
+	if d.cfg.Handoff.Take(j, msg, settle) {
 		ev.taken++
 		return true
 	}

@@ -343,7 +343,9 @@ func eachItem[T any](c *Catalogue, raw []byte, one func([]byte) (T, error)) ([]T
 	return out, nil
 }
 
-// decode parses raw as exactly one JSON value, keeping numbers exact.
+// decode parses raw as exactly one JSON value, keeping numbers exact, and
+// refuses a number out of range (numberInRange) before any reaches the
+// jsonschema library.
 func decode(raw []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -356,6 +358,9 @@ func decode(raw []byte) (any, error) {
 	}
 	if rest := bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return nil, notJSON(fmt.Sprintf("unexpected data after the top-level value at byte %d", len(raw)-len(rest)+1))
+	}
+	if fe := outOfRange(v, ""); fe != nil {
+		return nil, fe
 	}
 	return v, nil
 }

@@ -326,7 +326,11 @@ func TestDifferentialText(t *testing.T) {
 		// The webhook's schema: a numeric bound, an integer, an enum, a maxLength.
 		inCurrent(webhook, `"rateLimit":0,`), inCurrent(webhook, `"rateLimit":1e-400,`), inCurrent(webhook, `"rateLimit":-1,`),
 		inCurrent(webhook, `"rateLimit":0.5,`), inCurrent(webhook, `"rateLimit":null,`), inCurrent(webhook, `"rateLimit":"1",`),
-		inCurrent(webhook, `"rateLimit":1e100000,`),
+		inCurrent(webhook, `"rateLimit":1e100000,`), inCurrent(webhook, `"rateLimit":1e100001,`),
+		inCurrent(webhook, `"rateLimit":1e2000000,`), inCurrent(webhook, `"rateLimit":-1e2000000,`),
+		inCurrent(webhook, `"rateLimit":1e-2000000,`), inCurrent(webhook, `"rateLimit":0e2000000,`),
+		inCurrent(webhook, `"rateLimit":1.5e100001,`), inCurrent(webhook, `"maxConcurrency":1E2000000,`),
+		inCurrent(webhook, `"n":1e2000000,`), inCurrent(webhook, `"n":[1,{"m":1e2000000}],`),
 		inCurrent(webhook, `"maxConcurrency":1,`), inCurrent(webhook, `"maxConcurrency":1.0,`), inCurrent(webhook, `"maxConcurrency":1.5,`),
 		inCurrent(webhook, `"maxConcurrency":0,`), inCurrent(webhook, `"maxConcurrency":1e2,`), inCurrent(webhook, `"maxConcurrency":null,`),
 		inCurrent(webhook, `"maxConcurrency":true,`), inCurrent(webhook, `"maxConcurrency":12345678901234567890123,`),

@@ -23,6 +23,8 @@ func FuzzValidate(f *testing.F) {
 		`{"id":"e1","type":"WEBHOOK_TEST","occurredAt":"2022-12-01T11:23:09Z","companyId":"c","currentValue":{"id":"w"}}`,
 		`{"id":"e1","type":"WEBHOOK_TEST","occurredAt":"2016-12-31T23:59:60Z","companyId":"c","currentValue":{"id":"w"},"previousValue":null}`,
 		`{"id":"e1","type":"WEBHOOK_TEST","occurredAt":"2022-12-01t11:23:09.123456789123+23:59","companyId":"c","currentValue":{"id":"w","n":1e999}}`,
+		`{"id":"e1","type":"WEBHOOK_TEST","occurredAt":"2022-12-01T11:23:09Z","companyId":"c","currentValue":{"id":"w","rateLimit":1e2000000}}`,
+		`[{"id":"e1","type":"WEBHOOK_TEST","occurredAt":"2022-12-01T11:23:09Z","companyId":"c","currentValue":{"id":"w","maxConcurrency":-1e-2000000}}]`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -9,9 +9,9 @@ import (
 // A lexer splits one JSON text into tokens and, in the same pass, writes it
 // compacted with <, > and & escaped, byte for byte as json.Marshal of a
 // json.RawMessage writes it. It accepts only what encoding/json accepts; the
-// other way round it may give up (nesting deeper than maxLexDepth), and the
-// callers then take the path through encoding/json, whose errors they
-// report.
+// other way round it may give up (nesting deeper than maxLexDepth, a
+// number out of range), and the callers then take the path through
+// encoding/json, whose errors they report.
 type lexer struct {
 	raw   []byte
 	pos   int
@@ -280,6 +280,9 @@ func (l *lexer) number() bool {
 		if !digits() {
 			return false
 		}
+	}
+	if !numberInRange(raw[l.pos:i]) {
+		return false // the slow path names it
 	}
 	l.scalar(kindNumber, i)
 	return true

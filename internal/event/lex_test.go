@@ -61,6 +61,8 @@ func TestLex(t *testing.T) {
 		{name: "escapes", raw: `["\"\\\/\b\f\n\r\t\u00e9\uD834\uDD1E\ud800"]`, ok: true},
 		{name: "invalid UTF-8", raw: "[\"\xff\xed\xa0\x80\"]", ok: true},
 		{name: "numbers", raw: `[0,-0,1e400,1E-2,0.0,123456789012345678901234567890]`, ok: true},
+		{name: "exponent out of range: left to encoding/json", raw: `[1e2000000]`},
+		{name: "zero with a huge exponent", raw: `[0e2000000,-0.0E-2000000]`, ok: true},
 		{name: "scalar", raw: `"x"`, ok: true},
 		{name: "empty", raw: ``},
 		{name: "space", raw: ` `},

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/ext"
 
 	"github.com/bluehq/webhooks/internal/registry"
@@ -25,10 +24,14 @@ const (
 	// DefaultCacheSize is the number of compiled programs a Compiler keeps
 	// unless WithCacheSize says otherwise.
 	DefaultCacheSize = 10_000
-	// NominalSize is the number of elements (list items, map entries,
-	// string characters) that Check assumes for every list, map and string
-	// of the event when it estimates an expression's cost.
+	// NominalSize is the number of entries that Check assumes for every
+	// list and map of the event when it estimates an expression's cost.
 	NominalSize = 20
+	// DefaultMaxStringSize is how long, in bytes, Check assumes a string of
+	// the event that a string function works on may be, unless
+	// WithMaxStringSize says otherwise: the default largest event
+	// (MAX_EVENT_BYTES).
+	DefaultMaxStringSize = 256 << 10
 
 	// interruptCheckFrequency is how many comprehension iterations pass
 	// between two checks of the context in Program.MatchContext.
@@ -47,6 +50,7 @@ type Option func(*config) error
 type config struct {
 	costLimit uint64
 	cacheSize int
+	maxString uint64
 }
 
 // WithCostLimit sets the cost limit of one evaluation, which is also the
@@ -57,6 +61,19 @@ func WithCostLimit(limit uint64) Option {
 			return fmt.Errorf("%w: cost limit must be positive", ErrOption)
 		}
 		c.costLimit = limit
+		return nil
+	}
+}
+
+// WithMaxStringSize sets how long, in bytes, Check assumes a string of the
+// event that a string function works on may be: the largest event the
+// platform accepts. It must be positive.
+func WithMaxStringSize(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: string size must be positive", ErrOption)
+		}
+		c.maxString = uint64(n)
 		return nil
 	}
 }
@@ -78,13 +95,14 @@ func WithCacheSize(n int) Option {
 type Compiler struct {
 	env       *cel.Env
 	costLimit uint64
+	maxString uint64
 	cache     *programCache // nil: no cache
 }
 
 // NewCompiler returns a Compiler. It returns an error wrapping ErrOption if
 // an option is invalid.
 func NewCompiler(opts ...Option) (*Compiler, error) {
-	cfg := config{costLimit: DefaultCostLimit, cacheSize: DefaultCacheSize}
+	cfg := config{costLimit: DefaultCostLimit, cacheSize: DefaultCacheSize, maxString: DefaultMaxStringSize}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -102,26 +120,32 @@ func NewCompiler(opts ...Option) (*Compiler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filter: CEL environment: %w", err)
 	}
-	c := &Compiler{env: env, costLimit: cfg.costLimit}
+	c := &Compiler{env: env, costLimit: cfg.costLimit, maxString: cfg.maxString}
 	if cfg.cacheSize > 0 {
 		c.cache = newProgramCache(cfg.cacheSize)
 	}
 	return c, nil
 }
 
-// Check reports whether expr is a filter that Compile accepts. It returns
-// nil or an *InvalidError (wrapping ErrInvalid) whose message says what is
-// wrong and where, for the person who wrote expr. Check compiles expr (some
+// Check reports whether expr is a filter to save: one that Compile accepts
+// and whose estimated cost is within the cost limit. It returns nil or an
+// *InvalidError (wrapping ErrInvalid) whose message says what is wrong and
+// where, for the person who wrote expr. Check compiles expr (some
 // mistakes, such as an invalid constant regular expression, only show then)
 // and caches the program, which the dispatcher will likely need next.
 func (c *Compiler) Check(expr string) error {
-	_, err := c.Program(expr)
-	return err
+	p, err := c.Program(expr)
+	if err != nil {
+		return err
+	}
+	return p.tooExpensive
 }
 
 // Compile returns the compiled filter of expr, a *Program, from the cache
-// when it is there. It returns the error of Check. Compile as a method value
-// is a registry.FilterCompiler.
+// when it is there. It returns the error of Check, except for a cost
+// estimate over the limit: a filter saved before the estimate grew
+// stricter keeps selecting events, each evaluation bounded by the runtime
+// cost limit. Compile as a method value is a registry.FilterCompiler.
 func (c *Compiler) Compile(expr string) (registry.Filter, error) {
 	p, err := c.Program(expr)
 	if err != nil {
@@ -142,6 +166,10 @@ func (c *Compiler) Program(expr string) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	tooExpensive, err := c.estimate(ast)
+	if err != nil {
+		return nil, err
+	}
 	prg, err := c.env.Program(ast,
 		cel.CostLimit(c.costLimit),
 		cel.InterruptCheckFrequency(interruptCheckFrequency),
@@ -152,7 +180,7 @@ func (c *Compiler) Program(expr string) (*Program, error) {
 		// invalid constant regular expression.
 		return nil, invalid(0, 0, "%s", cleanMessage(err.Error()))
 	}
-	p := &Program{expr: expr, prg: prg, src: ast.NativeRep().SourceInfo(), costLimit: c.costLimit}
+	p := &Program{expr: expr, prg: prg, src: ast.NativeRep().SourceInfo(), costLimit: c.costLimit, tooExpensive: tooExpensive}
 	if c.cache != nil {
 		p = c.cache.add(p)
 	}
@@ -178,14 +206,25 @@ func (c *Compiler) check(expr string) (*cel.Ast, error) {
 		}
 		return nil, invalid(0, 0, "the expression must be a condition (type bool), but its type is %s", t)
 	}
-	est, err := c.env.EstimateCost(ast, nominalSizes{})
-	if err != nil {
-		return nil, invalid(0, 0, "cannot estimate the cost of the expression: %s", cleanMessage(err.Error()))
-	}
-	if est.Max > c.costLimit {
-		return nil, invalid(0, 0, "the expression is too expensive: its estimated cost on a typical event is %s, the limit is %d (avoid nesting exists, all, map and filter)", costString(est.Max), c.costLimit)
-	}
 	return ast, nil
+}
+
+// estimate returns the *InvalidError of an expression whose estimated cost
+// is over the limit, or nil; err is for an expression it cannot estimate.
+func (c *Compiler) estimate(ast *cel.Ast) (tooExpensive, err error) {
+	est, eerr := c.env.EstimateCost(ast, newSizes(ast, c.maxString))
+	if eerr != nil {
+		return nil, invalid(0, 0, "cannot estimate the cost of the expression: %s", cleanMessage(eerr.Error()))
+	}
+	if est.Max <= c.costLimit {
+		return nil, nil
+	}
+	return invalid(0, 0, "the expression is too expensive: its estimated cost is %s, the limit is %d. "+
+		"The estimate assumes lists and maps of %d entries, and strings of the event as long as an event may be (%d bytes): "+
+		"avoid nesting exists, all, map and filter, and functions that scan or build strings "+
+		"(contains, matches, replace, split, join, lowerAscii, +) on values of the event; "+
+		"==, in, startsWith and endsWith with a literal are cheap",
+		costString(est.Max), c.costLimit, NominalSize, c.maxString), nil
 }
 
 // costString prints an estimate, which saturates at the largest uint64.
@@ -194,21 +233,6 @@ func costString(n uint64) string {
 		return "unbounded"
 	}
 	return fmt.Sprint(n)
-}
-
-// nominalSizes is the size estimator of Check: every list, map and string of
-// the event has at most NominalSize elements; event itself has its keys.
-type nominalSizes struct{}
-
-func (nominalSizes) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
-	if p := n.Path(); len(p) == 1 && p[0] == varName {
-		return &checker.SizeEstimate{Min: uint64(len(eventKeys)), Max: uint64(len(eventKeys))}
-	}
-	return &checker.SizeEstimate{Min: 0, Max: NominalSize}
-}
-
-func (nominalSizes) EstimateCallCost(function, overloadID string, target *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
-	return nil
 }
 
 // issuesError turns CEL's issues into an *InvalidError.

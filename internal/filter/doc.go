@@ -26,8 +26,8 @@
 //	event.currentValue.todoTags.exists(t, t.tag.title == "Urgent")
 //	event.currentValue.todoUsers.exists(u, u.userId == "clb51q8zd0006vt1s2g9k4m7p")
 //	event.type == "TODO_DONE_STATUS_CHANGED" && event.currentValue.done == true
-//	event.type == "COMMENT_CREATED" && event.currentValue.text.lowerAscii().contains("urgent")
-//	has(event.currentValue.todoList) && event.currentValue.todoList.title.matches("^(Doing|Review)$")
+//	has(event.currentValue.todoList) && event.currentValue.todoList.title in ["Doing", "Review"]
+//	event.type.matches("^TODO_(TAG|ASSIGNEE)_") && event.currentValue.title.startsWith("[bug]")
 //	event.currentValue.todoCustomFields.filter(f, f.customField.name == "Budget").map(f, f.value) !=
 //	    event.previousValue.todoCustomFields.filter(f, f.customField.name == "Budget").map(f, f.value)
 //	timestamp(event.occurredAt).getHours("Europe/Paris") >= 9
@@ -46,12 +46,21 @@
 // # Cost
 //
 // Expressions are bounded twice. At Check, an expression longer than
-// MaxLength bytes is refused, and so is one whose estimated cost on a
-// typical event (every list, map and string of the event assumed to have at
-// most NominalSize elements) exceeds the cost limit: in practice, three nested
-// comprehensions. The estimate is a heuristic; the guarantee is the runtime
-// cost limit (cel.CostLimit), which stops any evaluation that exceeds it with
-// an error wrapping ErrCostLimit, whatever the size of the event.
+// MaxLength bytes is refused, and so is one whose estimated cost exceeds
+// the cost limit. The estimate assumes that every list and map of the
+// event has NominalSize entries, the envelope's own strings (ids, type,
+// occurredAt) their 64 characters, and any other string that a string
+// function works on (contains, matches, replace, split, join, lowerAscii,
+// a concatenation with +) as many bytes as the largest event
+// (WithMaxStringSize, DefaultMaxStringSize): such work on the values of
+// the event is refused, as are, in practice, three nested comprehensions.
+// Comparisons (==, <, in) and startsWith / endsWith with a literal are
+// cheap. The second bound is the runtime cost limit (cel.CostLimit), which
+// counts string sizes and stops any evaluation that exceeds it with an
+// error wrapping ErrCostLimit, whatever the size of the event; only the
+// call that crosses the limit runs to its end. Compile does not enforce
+// the estimate, so that a filter saved under an older one keeps selecting
+// events.
 //
 // # Library
 //

@@ -196,6 +196,9 @@ func TestCheckRefuses(t *testing.T) {
 		name string
 		expr string
 		want string // the whole message
+		// compiles: Compile accepts it all the same (a cost estimate over
+		// the limit refuses a filter to save, not one saved).
+		compiles bool
 	}{
 		{
 			name: "syntax error",
@@ -251,7 +254,12 @@ func TestCheckRefuses(t *testing.T) {
 			name: "too expensive",
 			expr: `event.currentValue.todoTags.exists(t, event.currentValue.todoUsers.exists(u,
 				event.currentValue.todoCustomFields.exists(f, f.value == t.tag.title + u.userId)))`,
-			want: "the expression is too expensive: its estimated cost on a typical event is 106943, the limit is 10000 (avoid nesting exists, all, map and filter)",
+			want: "the expression is too expensive: its estimated cost is 106943, the limit is 10000. " +
+				"The estimate assumes lists and maps of 20 entries, and strings of the event as long as an event may be (262144 bytes): " +
+				"avoid nesting exists, all, map and filter, and functions that scan or build strings " +
+				"(contains, matches, replace, split, join, lowerAscii, +) on values of the event; " +
+				"==, in, startsWith and endsWith with a literal are cheap",
+			compiles: true,
 		},
 		{
 			name: "invalid regular expression",
@@ -276,7 +284,10 @@ func TestCheckRefuses(t *testing.T) {
 				t.Errorf("Check:\n got %s\nwant %s", err, tt.want)
 			}
 			f, cerr := c.Compile(tt.expr)
-			if f != nil || cerr == nil || cerr.Error() != err.Error() {
+			switch {
+			case tt.compiles && (f == nil || cerr != nil):
+				t.Errorf("Compile = %v, %v; want the filter", f, cerr)
+			case !tt.compiles && (f != nil || cerr == nil || cerr.Error() != err.Error()):
 				t.Errorf("Compile = %v, %v; want nil and Check's error", f, cerr)
 			}
 		})
@@ -548,6 +559,8 @@ func TestOptions(t *testing.T) {
 		{name: "valid", opts: []filter.Option{filter.WithCostLimit(50_000), filter.WithCacheSize(100)}},
 		{name: "zero cost limit", opts: []filter.Option{filter.WithCostLimit(0)}, wantErr: true},
 		{name: "negative cache size", opts: []filter.Option{filter.WithCacheSize(-1)}, wantErr: true},
+		{name: "string size", opts: []filter.Option{filter.WithMaxStringSize(1 << 20)}},
+		{name: "zero string size", opts: []filter.Option{filter.WithMaxStringSize(0)}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,8 @@ import (
 const maxFuzzDuration = 2 * time.Second
 
 // FuzzCompileEval feeds arbitrary expression text and an arbitrary
-// currentValue to Check, Compile and Match: none may panic, they agree, every
+// currentValue to Check, Compile and Match: none may panic, they agree (but
+// for the cost estimate, which only Check enforces), every
 // refusal is an *InvalidError, every evaluation failure wraps ErrEval, and
 // every input ends in bounded time.
 func FuzzCompileEval(f *testing.F) {
@@ -51,7 +52,10 @@ func FuzzCompileEval(f *testing.F) {
 		start := time.Now()
 		checkErr := c.Check(expr)
 		p, err := c.Program(expr)
-		if (checkErr == nil) != (err == nil) {
+		// They agree, but for an estimate over the limit, which refuses a
+		// filter to save and not one saved.
+		expensive := checkErr != nil && strings.HasPrefix(checkErr.Error(), "the expression is too expensive")
+		if (checkErr == nil) != (err == nil) && !(expensive && err == nil) {
 			t.Fatalf("Check = %v but Program = %v", checkErr, err)
 		}
 		if err != nil {

@@ -21,6 +21,9 @@ type Program struct {
 	prg       cel.Program
 	src       *ast.SourceInfo
 	costLimit uint64
+	// tooExpensive is Check's refusal of an estimate over costLimit, or
+	// nil.
+	tooExpensive error
 }
 
 var _ registry.Filter = (*Program)(nil)

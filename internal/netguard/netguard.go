@@ -1,8 +1,11 @@
 // Package netguard keeps the deliverer from being turned against private
 // networks (SSRF): it refuses, at dial time and after DNS resolution,
 // addresses that are loopback, private, link-local, unique-local, CGNAT,
-// multicast or unspecified (IPv4-mapped IPv6 included), unless an allow-list
-// admits them.
+// multicast or unspecified, and IPv6 addresses that carry or reach an IPv4
+// one (IPv4-mapped, IPv4-compatible, 6to4, Teredo, NAT64), unless an
+// allow-list admits them. At create time, [Guard.CheckURL] reads a URL's
+// host as a browser or resolver would (numeric IPv4 forms, IDNA mapping,
+// trailing dots) and refuses those addresses already.
 package netguard
 
 import (
@@ -35,10 +38,14 @@ var forbidden = mustPrefixes(
 	"240.0.0.0/4",     // reserved, broadcast
 	"::/128",          // unspecified
 	"::1/128",         // loopback
+	"::/96",           // IPv4-compatible (deprecated; carries an IPv4 address)
+	"::ffff:0:0/96",   // IPv4-mapped (its IPv4 address is checked first)
 	"64:ff9b::/96",    // NAT64 (may reach IPv4 private space)
 	"64:ff9b:1::/48",  // local NAT64
 	"100::/64",        // discard
+	"2001::/32",       // Teredo (tunnels to an IPv4 address)
 	"2001:db8::/32",   // documentation
+	"2002::/16",       // 6to4 (tunnels to an IPv4 address)
 	"fc00::/7",        // unique-local
 	"fe80::/10",       // link-local
 	"fec0::/10",       // site-local (deprecated)
@@ -79,14 +86,27 @@ func ParseCIDRs(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// Check returns nil if addr may be dialled.
+// Check returns nil if addr may be dialled, else an error wrapping
+// ErrForbidden that names the range addr is in. The allow-list admits an
+// IPv4-mapped address when it covers either form of it; the other
+// transition ranges are admitted only by a prefix that covers them.
 func (g *Guard) Check(addr netip.Addr) error {
-	addr = addr.Unmap().WithZone("") // prefixes never match a zoned address
+	addr = addr.WithZone("") // prefixes never match a zoned address
+	v4 := addr.Unmap()
 	for _, p := range g.allow {
-		if p.Contains(addr) {
+		if p.Contains(addr) || p.Contains(v4) {
 			return nil
 		}
 	}
+	if v4 != addr {
+		if err := inForbidden(v4); err != nil {
+			return err // name the IPv4 range: 127.0.0.1 is in 127.0.0.0/8
+		}
+	}
+	return inForbidden(addr)
+}
+
+func inForbidden(addr netip.Addr) error {
 	for _, p := range forbidden {
 		if p.Contains(addr) {
 			return fmt.Errorf("%w: %s is in %s", ErrForbidden, addr, p)
@@ -109,19 +129,35 @@ func (g *Guard) Control(_, address string, _ syscall.RawConn) error {
 	return g.Check(ip)
 }
 
-// CheckURL refuses a URL whose host is a literal forbidden address; names are
-// checked at dial time, after resolution.
+// CheckURL refuses a URL whose host is, or is read as, a forbidden address:
+// a literal address in any form a browser or resolver accepts (127.1,
+// 0x7f.1, 2130706433, fullwidth digits), or localhost. Other names are
+// checked at dial time, after resolution. The error says what is wrong with
+// the host, for the customer who submitted it.
 func (g *Guard) CheckURL(u *url.URL) error {
-	host := u.Hostname()
-	if ip, err := netip.ParseAddr(host); err == nil {
-		if err := g.Check(ip); err != nil {
-			return fmt.Errorf("host %s is not allowed (private, loopback or reserved address)", host)
-		}
+	host, err := canonicalHost(u.Hostname())
+	if err != nil {
+		return err
 	}
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	addr, isAddr, err := hostAddr(host)
+	switch {
+	case err != nil:
+		return err
+	case isAddr:
+		if err := g.Check(addr); err != nil {
+			return refusedHost(u.Hostname(), addr)
+		}
+	case host == "localhost" || strings.HasSuffix(host, ".localhost"):
 		if err := g.Check(netip.MustParseAddr("127.0.0.1")); err != nil {
-			return fmt.Errorf("host %s is not allowed (loopback)", host)
+			return fmt.Errorf("host %s is not allowed (loopback)", u.Hostname())
 		}
 	}
 	return nil
+}
+
+func refusedHost(host string, addr netip.Addr) error {
+	if addr.String() == host {
+		return fmt.Errorf("host %s is not allowed (private, loopback or reserved address)", host)
+	}
+	return fmt.Errorf("host %s is not allowed: it is read as %s, a private, loopback or reserved address", host, addr)
 }

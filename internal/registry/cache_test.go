@@ -30,7 +30,7 @@ func redisTier(t *testing.T, companies ...string) (*registry.RedisTier, *redis.C
 			rdb.Del(context.Background(), "reg:"+co)
 		}
 	})
-	return registry.NewRedisTier(rdb, time.Hour), rdb
+	return registry.NewRedisTier(rdb, "", time.Hour), rdb
 }
 
 func TestCacheReadYourWrites(t *testing.T) {
@@ -276,7 +276,7 @@ func TestCacheRedisDown(t *testing.T) {
 	co := testenv.ID("co")
 	closed := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	_ = closed.Close() // every command now fails at once
-	tier := registry.NewRedisTier(closed, time.Hour)
+	tier := registry.NewRedisTier(closed, "", time.Hour)
 	s := b.store(t, registry.StoreConfig{Invalidator: tier})
 	w, _ := mustCreate(t, s, newHook(co, "one"), "")
 	c := b.cache(t, registry.CacheConfig{Shared: tier})
@@ -307,6 +307,24 @@ func TestRedisTier(t *testing.T) {
 	}
 	if err := tier.Invalidate(ctx, co); err != nil {
 		t.Errorf("Invalidate of a missing key: %v", err)
+	}
+}
+
+// With a prefix (REDIS_KEY_PREFIX), the tier's keys are under it and
+// nowhere else.
+func TestRedisTierPrefix(t *testing.T) {
+	t.Parallel()
+	co, prefix := testenv.ID("co"), testenv.RedisPrefix(t, "tier")
+	rdb := testenv.Redis(t)
+	tier := registry.NewRedisTier(rdb, prefix, time.Hour)
+	if err := tier.Store(t.Context(), co, []byte(`{"x":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := rdb.Get(t.Context(), prefix+"reg:"+co).Val(); got != `{"x":1}` {
+		t.Errorf("%sreg:%s = %q, want the stored form", prefix, co, got)
+	}
+	if n := rdb.Exists(t.Context(), "reg:"+co).Val(); n != 0 {
+		t.Errorf("reg:%s exists: the prefix was not applied", co)
 	}
 }
 
@@ -350,7 +368,7 @@ func TestEntrySigner(t *testing.T) {
 }
 
 // TestEntrySignerRotation: during a rotation's overlap every active secret
-// signs; afterwards only the current one.
+// signs, X-Signature with the old one; afterwards only the current one.
 func TestEntrySignerRotation(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -381,9 +399,10 @@ func TestEntrySignerRotation(t *testing.T) {
 		name string
 		at   time.Time
 		want []string // secrets, current first
+		x    string   // X-Signature's secret
 	}{
-		{name: "during overlap", at: time.Now(), want: []string{newSecret, oldSecret}},
-		{name: "after overlap", at: overlapEnd.Add(time.Second), want: []string{newSecret}},
+		{name: "during overlap", at: time.Now(), want: []string{newSecret, oldSecret}, x: oldSecret},
+		{name: "after overlap", at: overlapEnd.Add(time.Second), want: []string{newSecret}, x: newSecret},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -396,8 +415,8 @@ func TestEntrySignerRotation(t *testing.T) {
 			if n := len(strings.Fields(got.WebhookSignature(id, ts, body))); n != len(tc.want) {
 				t.Errorf("%d signatures, want %d", n, len(tc.want))
 			}
-			if g, w := got.XSignature(body), signing.NewSigner([]string{newSecret}).XSignature(body); g != w {
-				t.Errorf("X-Signature not keyed with the new secret")
+			if g, w := got.XSignature(body), signing.NewSigner([]string{tc.x}).XSignature(body); g != w {
+				t.Errorf("X-Signature not keyed with %s", tc.x)
 			}
 		})
 	}

@@ -8,11 +8,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisTier is the shared cache tier in Redis: key reg:<companyId> holds the
-// company's compact form. It is a cache only; FLUSHALL loses nothing.
+// RedisTier is the shared cache tier in Redis: key <prefix>reg:<companyId>
+// holds the company's compact form. It is a cache only; FLUSHALL loses
+// nothing.
 type RedisTier struct {
-	rdb redis.UniversalClient
-	ttl time.Duration
+	rdb    redis.UniversalClient
+	prefix string
+	ttl    time.Duration
 }
 
 var (
@@ -20,17 +22,18 @@ var (
 	_ Invalidator = (*RedisTier)(nil)
 )
 
-// NewRedisTier returns the Redis tier; entries expire after ttl (a bound on
-// memory for companies that went quiet).
-func NewRedisTier(rdb redis.UniversalClient, ttl time.Duration) *RedisTier {
-	return &RedisTier{rdb: rdb, ttl: ttl}
+// NewRedisTier returns the Redis tier, its keys under prefix (often "");
+// entries expire after ttl (a bound on memory for companies that went
+// quiet).
+func NewRedisTier(rdb redis.UniversalClient, prefix string, ttl time.Duration) *RedisTier {
+	return &RedisTier{rdb: rdb, prefix: prefix, ttl: ttl}
 }
 
-func redisKey(companyID string) string { return "reg:" + companyID }
+func (t *RedisTier) key(companyID string) string { return t.prefix + "reg:" + companyID }
 
 // Load returns the cached form, ok false on a miss.
 func (t *RedisTier) Load(ctx context.Context, companyID string) ([]byte, bool, error) {
-	data, err := t.rdb.Get(ctx, redisKey(companyID)).Bytes()
+	data, err := t.rdb.Get(ctx, t.key(companyID)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil
 	}
@@ -42,10 +45,10 @@ func (t *RedisTier) Load(ctx context.Context, companyID string) ([]byte, bool, e
 
 // Store caches a company's compact form.
 func (t *RedisTier) Store(ctx context.Context, companyID string, data []byte) error {
-	return t.rdb.Set(ctx, redisKey(companyID), data, t.ttl).Err()
+	return t.rdb.Set(ctx, t.key(companyID), data, t.ttl).Err()
 }
 
 // Invalidate drops a company after a registry write.
 func (t *RedisTier) Invalidate(ctx context.Context, companyID string) error {
-	return t.rdb.Del(ctx, redisKey(companyID)).Err()
+	return t.rdb.Del(ctx, t.key(companyID)).Err()
 }

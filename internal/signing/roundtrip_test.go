@@ -31,9 +31,10 @@ func TestRoundTrip(t *testing.T) {
 		{name: "raw secret", signWith: []string{"plain-old-secret"}, verifyWith: "plain-old-secret"},
 		{name: "whsec with invalid base64", signWith: []string{"whsec_not*base64"}, verifyWith: "whsec_not*base64"},
 		{name: "whsec with trailing newline", signWith: []string{secretA + "\n"}, verifyWith: secretA + "\n"},
+		// X-Signature carries the old secret's signature, X-Signature-Next the current one's.
 		{name: "rotation, verify with current", signWith: []string{secretA, secretB}, verifyWith: secretA},
-		{name: "rotation, verify with old", signWith: []string{secretA, secretB}, verifyWith: secretB,
-			wantXErr: verify.ErrNoMatchingSignature}, // X-Signature uses the current secret only
+		{name: "rotation, verify with old", signWith: []string{secretA, secretB}, verifyWith: secretB},
+		{name: "second rotation, verify with the middle one", signWith: []string{fresh, secretA, secretB}, verifyWith: secretA},
 		{name: "rotation, verify with unrelated", signWith: []string{secretA, secretB}, verifyWith: fresh,
 			wantErr: verify.ErrNoMatchingSignature, wantXErr: verify.ErrNoMatchingSignature},
 		{name: "same key different string", signWith: []string{"whsec_c2VjcmV0"}, verifyWith: "whsec_c2VjcmV0\n",

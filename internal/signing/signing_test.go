@@ -2,6 +2,8 @@ package signing_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -83,16 +85,18 @@ func TestSigner(t *testing.T) {
 	sigA := "v1,pbbo3S6Gp8tQwH4zUnFtSJm8VmUGpajxnm6NWKIS68Y=" // from testdata/vectors.json "whsec secret"
 	xA := "7c54f78bd1a8274f2e6b239ea8515e01522e573e80ea8e1f557bcdc775cdaad0"
 	sigB := signing.NewSigner([]string{secretB}).WebhookSignature(testID, testTS, testBody)
+	xB := signing.NewSigner([]string{secretB}).XSignature(testBody)
 	tests := []struct {
-		name    string
-		secrets []string
-		wantX   string
-		wantSig string
+		name     string
+		secrets  []string
+		wantX    string
+		wantNext string // "": no X-Signature-Next header
+		wantSig  string
 	}{
 		{name: "one secret", secrets: []string{secretA}, wantX: xA, wantSig: sigA},
-		{name: "rotation current first", secrets: []string{secretA, secretB}, wantX: xA, wantSig: sigA + " " + sigB},
-		{name: "rotation old first", secrets: []string{secretB, secretA}, wantX: signing.NewSigner([]string{secretB}).XSignature(testBody), wantSig: sigB + " " + sigA},
-		{name: "three secrets", secrets: []string{secretA, secretB, secretA}, wantX: xA, wantSig: sigA + " " + sigB + " " + sigA},
+		{name: "rotation current first", secrets: []string{secretA, secretB}, wantX: xB, wantNext: xA, wantSig: sigA + " " + sigB},
+		{name: "rotation old first", secrets: []string{secretB, secretA}, wantX: xA, wantNext: xB, wantSig: sigB + " " + sigA},
+		{name: "three secrets", secrets: []string{secretA, secretB, secretA}, wantX: xA, wantNext: xA + " " + xB, wantSig: sigA + " " + sigB + " " + sigA},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,17 +105,24 @@ func TestSigner(t *testing.T) {
 			if got := s.XSignature(testBody); got != tc.wantX {
 				t.Errorf("XSignature = %s, want %s", got, tc.wantX)
 			}
+			if got := s.XSignatureNext(testBody); got != tc.wantNext {
+				t.Errorf("XSignatureNext = %q, want %q", got, tc.wantNext)
+			}
 			if got := s.WebhookSignature(testID, testTS, testBody); got != tc.wantSig {
 				t.Errorf("WebhookSignature = %s, want %s", got, tc.wantSig)
 			}
 			h := http.Header{}
 			h.Set("X-Signature", "stale")
+			h.Set("X-Signature-Next", "stale")
 			s.Sign(h, testID, testTS, testBody)
 			want := http.Header{
 				"X-Signature":       {tc.wantX},
 				"Webhook-Id":        {testID},
 				"Webhook-Timestamp": {strconv.FormatInt(testTS, 10)},
 				"Webhook-Signature": {tc.wantSig},
+			}
+			if tc.wantNext != "" {
+				want["X-Signature-Next"] = []string{tc.wantNext}
 			}
 			if len(h) != len(want) {
 				t.Errorf("Sign set %d headers, want %d: %v", len(h), len(want), h)
@@ -120,6 +131,55 @@ func TestSigner(t *testing.T) {
 				if got := h[k]; len(got) != 1 || got[0] != v[0] {
 					t.Errorf("header %s = %q, want %q", k, got, v)
 				}
+			}
+		})
+	}
+}
+
+// hexHMAC is X-Signature computed without this package.
+func hexHMAC(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// TestSignerRotationXSignature: across a rotation, X-Signature stays keyed
+// with the oldest valid secret, so a receiver that has not changed anything
+// keeps verifying, and X-Signature-Next carries the newer secrets'
+// signatures, newest first; once the old secret is gone (a Signer of the new
+// one only), X-Signature is the new secret's and X-Signature-Next is gone.
+func TestSignerRotationXSignature(t *testing.T) {
+	t.Parallel()
+	const s0, s1, s2 = "first-secret-0123456789", "whsec_PxyaflstTG6KDx49XHuajn1sW0o5KBcG9eTTwrGgn44=", "third-secret-0123456789"
+	tests := []struct {
+		name     string
+		secrets  []string // current first, as the registry passes them
+		wantX    string
+		wantNext []string
+	}{
+		{name: "before the rotation", secrets: []string{s0}, wantX: s0},
+		{name: "during the overlap", secrets: []string{s1, s0}, wantX: s0, wantNext: []string{s1}},
+		{name: "rotated again during the overlap", secrets: []string{s2, s1, s0}, wantX: s0, wantNext: []string{s2, s1}},
+		{name: "after the overlap", secrets: []string{s1}, wantX: s1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{"X-Signature-Next": {"left over"}}
+			signing.NewSigner(tc.secrets).Sign(h, testID, testTS, testBody)
+			if got, want := h.Get("X-Signature"), hexHMAC(tc.wantX, testBody); got != want {
+				t.Errorf("X-Signature = %s, want %s (keyed with %.8s...)", got, want, tc.wantX)
+			}
+			var want []string
+			for _, s := range tc.wantNext {
+				want = append(want, hexHMAC(s, testBody))
+			}
+			got := strings.Fields(h.Get("X-Signature-Next"))
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("X-Signature-Next = %q, want %q", got, want)
+			}
+			if _, ok := h["X-Signature-Next"]; ok != (len(want) > 0) {
+				t.Errorf("X-Signature-Next present %v, want %v", ok, len(want) > 0)
 			}
 		})
 	}

@@ -14,7 +14,7 @@ func TestRedis(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	runConformance(t, func(t *testing.T) State {
-		return NewRedis(rdb, testenv.ID("test")+":", testPolicy)
+		return NewRedis(rdb, testenv.RedisPrefix(t, "state"), testPolicy)
 	})
 }
 
@@ -29,7 +29,7 @@ func TestRedisRESP2(t *testing.T) {
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { _ = rdb.Close() })
 	runConformance(t, func(t *testing.T) State {
-		return NewRedis(rdb, testenv.ID("resp2")+":", testPolicy)
+		return NewRedis(rdb, testenv.RedisPrefix(t, "resp2"), testPolicy)
 	})
 }
 
@@ -39,7 +39,7 @@ func TestRedisKeysExpire(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb := testenv.Redis(t)
-	prefix, key := testenv.ID("test")+":", testenv.ID("ep")
+	prefix, key := testenv.RedisPrefix(t, "state"), testenv.ID("ep")
 	s := NewRedis(rdb, prefix, testPolicy)
 	now := time.Now()
 
@@ -79,19 +79,16 @@ func TestRedisKeysExpire(t *testing.T) {
 	}
 }
 
-// TestRedisFlush: Redis losing everything resets the counters and nothing
-// errs. It flushes a dedicated database (9), never the shared one.
-func TestRedisFlush(t *testing.T) {
+// TestRedisForgets: Redis losing its keys (a FLUSHALL, a restart without
+// persistence, a failover to an empty replica) resets the counters and
+// nothing errs. The loss is this test's keys being deleted: it never
+// flushes a database that others may use.
+func TestRedisForgets(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	opts, err := redis.ParseURL(testenv.RedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.DB = 9
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	s := NewRedis(rdb, testenv.ID("test")+":", testPolicy)
+	rdb := testenv.Redis(t)
+	prefix := testenv.RedisPrefix(t, "state")
+	s := NewRedis(rdb, prefix, testPolicy)
 	key := testenv.ID("ep")
 
 	lease := mustAcquire(t, s, key, 1, time.Minute, t0, true)
@@ -102,8 +99,9 @@ func TestRedisFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := rdb.FlushDB(ctx).Err(); err != nil {
-		t.Fatal(err)
+	// The rate key may have expired already (a 1 s bucket); the others live.
+	if n, err := testenv.DeleteKeys(ctx, rdb, prefix); err != nil || n < 3 {
+		t.Fatalf("deleting the state's keys: %d deleted, want lease, health, attempts (and rate): %v", n, err)
 	}
 
 	wantHealth(t, mustHealth(t, s, key), Health{})
@@ -127,7 +125,7 @@ func TestRedisFlush(t *testing.T) {
 
 func BenchmarkRedisAcquireRelease(b *testing.B) {
 	ctx := context.Background()
-	s := NewRedis(testenv.Redis(b), testenv.ID("bench")+":", BreakerPolicy{})
+	s := NewRedis(testenv.Redis(b), testenv.RedisPrefix(b, "bench"), BreakerPolicy{})
 	key := testenv.ID("ep")
 	b.ReportAllocs()
 	for b.Loop() {

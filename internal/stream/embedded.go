@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -93,15 +92,60 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		e.release()
 		return nil, fmt.Errorf("stream: embedded nats-server: %w", err)
 	}
+	fatal := make(chan error, 1)
+	srv.SetLogger(startupLogger{fatal: fatal}, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
+	if err := waitReady(srv, fatal, 30*time.Second); err != nil {
 		srv.Shutdown()
 		e.release()
-		return nil, errors.New("stream: embedded nats-server not ready after 30s")
+		return nil, err
 	}
 	e.srv = srv
 	return e, nil
 }
+
+// waitReady waits until srv accepts connections, or returns at once the
+// error it could not start with (a listen address in use: an error
+// matching syscall.EADDRINUSE).
+func waitReady(srv *server.Server, fatal <-chan error, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-fatal:
+			return fmt.Errorf("stream: embedded nats-server: %w", err)
+		default:
+		}
+		if srv.ReadyForConnections(50 * time.Millisecond) {
+			return nil
+		}
+	}
+	return fmt.Errorf("stream: embedded nats-server not ready after %s", within)
+}
+
+// startupLogger is the embedded server's logger: silent, except that it
+// passes on the first fatal error (the server logs, and does not return,
+// a listener it could not open).
+type startupLogger struct{ fatal chan<- error }
+
+func (l startupLogger) Fatalf(format string, v ...any) {
+	err := fmt.Errorf(format, v...)
+	for _, a := range v { // the cause itself, so that errors.Is sees it
+		if e, ok := a.(error); ok {
+			err = e
+			break
+		}
+	}
+	select {
+	case l.fatal <- err:
+	default:
+	}
+}
+
+func (startupLogger) Noticef(string, ...any) {}
+func (startupLogger) Warnf(string, ...any)   {}
+func (startupLogger) Errorf(string, ...any)  {}
+func (startupLogger) Debugf(string, ...any)  {}
+func (startupLogger) Tracef(string, ...any)  {}
 
 // Connect opens a client connection to the embedded server.
 func (e *Embedded) Connect(name string) (*nats.Conn, error) {

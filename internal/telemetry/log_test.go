@@ -79,3 +79,61 @@ func TestLogHandlerKeepsLevelAndGroups(t *testing.T) {
 		t.Errorf("group lost or ids outside the record's attributes: %s", buf.String())
 	}
 }
+
+func TestParseLevel(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      string
+		want    slog.Level
+		wantErr bool
+	}{
+		{name: "unset is info", in: "", want: slog.LevelInfo},
+		{name: "debug", in: "debug", want: slog.LevelDebug},
+		{name: "upper case", in: "WARN", want: slog.LevelWarn},
+		{name: "error", in: "error", want: slog.LevelError},
+		{name: "unknown word", in: "verbose", wantErr: true},
+		{name: "slog offset syntax", in: "info+2", wantErr: true},
+		{name: "warning spelled out", in: "warning", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := telemetry.ParseLevel(tt.in)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "debug, info, warn, error") || !strings.Contains(err.Error(), tt.in) {
+					t.Fatalf("ParseLevel(%q) = %v, %v; want an error naming %q and the accepted levels", tt.in, got, err, tt.in)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ParseLevel(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// go-redis's own lines come out as one JSON record each, through the
+// handler that stamps trace ids.
+func TestRedisLoggerWritesJSON(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	l := telemetry.NewRedisLogger(slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(&buf, nil))))
+	l.Printf(spanContext(t), "redis: connection pool: failed to dial after %d attempts: %v\n", 5, "dial tcp 127.0.0.1:1: connect: connection refused")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("log line %q: %v", buf.String(), err)
+	}
+	want := map[string]any{
+		"level": "WARN", "component": "go-redis",
+		"msg": "redis: connection pool: failed to dial after 5 attempts: dial tcp 127.0.0.1:1: connect: connection refused",
+	}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("%s = %v, want %v (line %s)", k, line[k], v, buf.String())
+		}
+	}
+	if line["trace_id"] == nil {
+		t.Errorf("no trace_id in %s", buf.String())
+	}
+}

@@ -120,6 +120,9 @@ func (r Rules) validateURL(raw string) error {
 	if u.Hostname() == "" {
 		return &FieldError{"url", "must have a host"}
 	}
+	if !validPort(u.Port()) {
+		return &FieldError{"url", "port must be a number from 1 to 65535"}
+	}
 	if u.User != nil {
 		return &FieldError{"url", "must not carry credentials; use the signing secret"}
 	}
@@ -132,6 +135,16 @@ func (r Rules) validateURL(raw string) error {
 		}
 	}
 	return nil
+}
+
+// validPort reports whether a URL's port is absent (the scheme's default)
+// or a port one can connect to.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	return err == nil && n >= 1
 }
 
 // decimal formats f without an exponent: 1000000, not 1e+06.

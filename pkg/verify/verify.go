@@ -14,12 +14,17 @@
 //   - X-Signature, checked by [Verifier.VerifyXSignature]: lowercase hex
 //     HMAC-SHA256 of the body keyed with the bytes of the secret string as
 //     you hold it. It has no timestamp, so it does not protect against
-//     replay; prefer Verify.
+//     replay; prefer Verify. During a secret rotation's overlap X-Signature
+//     stays keyed with the old secret and X-Signature-Next carries the
+//     signature with each newer secret (space-separated); VerifyXSignature
+//     accepts either, so a Verifier for the new secret works from the
+//     rotation on, and one for the old secret until the overlap ends.
 //
 // For the Standard Webhooks key, a secret of the form "whsec_<base64>" is
 // base64-decoded (standard alphabet, padded) after the prefix; any other
 // secret, including "whsec_" followed by invalid base64, is used as its raw
-// bytes.
+// bytes. The platform accepts a "whsec_" secret only in that padded,
+// standard form, which every Standard Webhooks library decodes alike.
 //
 // Always verify the raw request body, exactly as received, before decoding
 // it: re-encoded JSON will not match the signature. See the example on
@@ -183,31 +188,48 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	return ErrNoMatchingSignature
 }
 
-// VerifyXSignature checks the X-Signature header: the hex (either case)
+// VerifyXSignature checks the X-Signature header, and during a secret
+// rotation the X-Signature-Next header: the body is authentic if X-Signature
+// or any space-separated entry of X-Signature-Next is the hex (either case)
 // HMAC-SHA256 of body keyed with the secret's bytes. It does not check any
 // timestamp, so it offers no replay protection; prefer Verify.
 //
 // A nil error means the body is authentic; otherwise the error matches
-// ErrMissingHeaders or ErrNoMatchingSignature.
+// ErrMissingHeaders (no X-Signature) or ErrNoMatchingSignature.
 func (v *Verifier) VerifyXSignature(h http.Header, body []byte) error {
 	sig := strings.TrimSpace(h.Get("X-Signature"))
 	if sig == "" {
 		return fmt.Errorf("%w: X-Signature", ErrMissingHeaders)
 	}
-	var got [macSize]byte
-	if len(sig) != hexSigLen {
-		return fmt.Errorf("%w: X-Signature is not %d hex digits", ErrNoMatchingSignature, hexSigLen)
-	}
-	if _, err := hex.Decode(got[:], []byte(sig)); err != nil {
-		return fmt.Errorf("%w: X-Signature is not hex", ErrNoMatchingSignature)
-	}
 	m := hmac.New(sha256.New, v.rawKey)
 	m.Write(body)
 	var expected [macSize]byte
-	if !hmac.Equal(m.Sum(expected[:0]), got[:]) {
-		return ErrNoMatchingSignature
+	m.Sum(expected[:0])
+	if hexMatches(sig, expected[:]) {
+		return nil
 	}
-	return nil
+	for entry := range strings.FieldsSeq(h.Get("X-Signature-Next")) {
+		if hexMatches(entry, expected[:]) {
+			return nil
+		}
+	}
+	if len(sig) != hexSigLen {
+		return fmt.Errorf("%w: X-Signature is not %d hex digits", ErrNoMatchingSignature, hexSigLen)
+	}
+	return ErrNoMatchingSignature
+}
+
+// hexMatches reports whether sig is the hex encoding of mac, in constant
+// time for a well-formed sig.
+func hexMatches(sig string, mac []byte) bool {
+	var got [macSize]byte
+	if len(sig) != hexSigLen {
+		return false
+	}
+	if _, err := hex.Decode(got[:], []byte(sig)); err != nil {
+		return false
+	}
+	return hmac.Equal(got[:], mac)
 }
 
 // XSignature returns the X-Signature header value for body signed with

@@ -207,6 +207,46 @@ func TestVerifyXSignature(t *testing.T) {
 	}
 }
 
+// TestVerifyXSignatureNext: during a rotation X-Signature is the old
+// secret's and X-Signature-Next the newer ones'; a Verifier for any of them
+// accepts the delivery, one for another secret does not.
+func TestVerifyXSignatureNext(t *testing.T) {
+	t.Parallel()
+	const oldSecret, newSecret, newest, other = "old-secret-0123456789", testSecret, "newest-secret-0123456789", "other-secret-0123456789"
+	x := func(secret string) string { return verify.XSignature(secret, testBody) }
+	tests := []struct {
+		name   string
+		secret string
+		x      string
+		next   string
+		want   error
+	}{
+		{name: "old secret, X-Signature", secret: oldSecret, x: x(oldSecret), next: x(newSecret)},
+		{name: "new secret, X-Signature-Next", secret: newSecret, x: x(oldSecret), next: x(newSecret)},
+		{name: "upper case next", secret: newSecret, x: x(oldSecret), next: strings.ToUpper(x(newSecret))},
+		{name: "second of two next", secret: newSecret, x: x(oldSecret), next: x(newest) + " " + x(newSecret)},
+		{name: "first of two next", secret: newest, x: x(oldSecret), next: x(newest) + " " + x(newSecret)},
+		{name: "malformed next entries are skipped", secret: newSecret, x: x(oldSecret), next: "zz 00 " + x(newSecret)},
+		{name: "another secret", secret: other, x: x(oldSecret), next: x(newest) + " " + x(newSecret), want: verify.ErrNoMatchingSignature},
+		{name: "next alone is not enough", secret: newSecret, next: x(newSecret), want: verify.ErrMissingHeaders},
+		{name: "next of another body", secret: newSecret, x: x(oldSecret), next: verify.XSignature(newSecret, []byte("{}")), want: verify.ErrNoMatchingSignature},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			if tc.x != "" {
+				h.Set("X-Signature", tc.x)
+			}
+			h.Set("X-Signature-Next", tc.next)
+			err := mustNew(t, tc.secret).VerifyXSignature(h, testBody)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("VerifyXSignature() = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestXSignatureUsesWholeSecretString(t *testing.T) {
 	t.Parallel()
 	// The X-Signature key is the secret string's bytes, prefix included, so
