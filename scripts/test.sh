@@ -6,6 +6,9 @@
 #    own, on a free port, storing nothing on disk, stopped at the end; else
 #    it says how to install one. A Redis already running on 6379 is not
 #    used unless REDIS_URL names it.
+#  - The portal's browser tests: Debian's chromium (installed here with
+#    apt-get when missing and run as root, else it says how), Node.js, and
+#    e2e/portal's npm packages (npm ci when missing or out of date).
 #  - NATS: tests run the pinned nats-server from its Go module (in-process,
 #    and as a binary built from go.mod's tool line); nothing to install.
 #    The server-check test also runs nats-server 2.11 (older than the
@@ -85,6 +88,26 @@ if [ -z "${NATS_SERVER_OLD_BIN:-}" ]; then
   scripts/nats-server-old.sh build
   export NATS_SERVER_OLD_BIN="$PWD/bin/nats-server-old"
 fi
+
+# The portal's browser tests (e2e/portal_test.go) drive Debian's chromium
+# with playwright-core from npm; no browser is ever downloaded.
+need_deb() { # what-for packages...: apt-get installs them as root, else says how
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "make test: installing ${*:2} for $1"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${@:2}" >/dev/null
+  else
+    echo "make test: $1 needs Debian's ${*:2}: sudo apt-get install -y ${*:2}" >&2
+    exit 1
+  fi
+}
+[ -x /usr/bin/chromium ] || need_deb "the portal's browser tests" chromium
+{ command -v node && command -v npm; } >/dev/null || need_deb "the portal's browser tests" nodejs npm
+# node_modules/.installed-lock.json is the lock it was installed from.
+if ! cmp -s e2e/portal/package-lock.json e2e/portal/node_modules/.installed-lock.json; then
+  echo "make test: npm ci in e2e/portal (playwright-core, axe-core)"
+  (cd e2e/portal && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock.json)
+fi
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 # The npm Standard Webhooks and svix verifiers, for e2e TestNodeVerifiers
 # (which fails, naming what is missing, without them).

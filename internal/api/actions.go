@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -37,18 +38,25 @@ type RotateBody struct {
 	Overlap string `json:"overlap,omitempty" doc:"How long the previous secret stays valid (Go duration, up to 168h); default 24h. Deliveries carry one webhook-signature per valid secret meanwhile."`
 }
 
+// RotateResult is the webhook with its new secret, shown once. (Aliases of
+// unnamed structs: the OpenAPI schemas keep the operations' names.)
+type RotateResult = struct {
+	webhook.Public
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+}
+
 type rotateOut struct {
-	Body struct {
-		webhook.Public
-		PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
-	}
+	Body RotateResult
+}
+
+// TestResult names the WEBHOOK_TEST event sent and its delivery.
+type TestResult = struct {
+	EventID    string `json:"eventId"`
+	DeliveryID string `json:"deliveryId" doc:"Follow it with GET /v1/deliveries/{id}."`
 }
 
 type testOut struct {
-	Body struct {
-		EventID    string `json:"eventId"`
-		DeliveryID string `json:"deliveryId" doc:"Follow it with GET /v1/deliveries/{id}."`
-	}
+	Body TestResult
 }
 
 // BackfillBody selects the history to send again.
@@ -78,52 +86,8 @@ func (s *Server) registerActions() {
 		if in.Body != nil {
 			body = *in.Body
 		}
-		overlap := s.cfg.RotationOverlap
-		if body.Overlap != "" {
-			d, err := time.ParseDuration(body.Overlap)
-			if err != nil || d < 0 || d > 7*24*time.Hour {
-				return nil, huma.Error400BadRequest("invalid overlap", &huma.ErrorDetail{Location: "body.overlap", Message: "must be a duration like 24h, between 0s and 168h", Value: body.Overlap})
-			}
-			overlap = d
-		}
-		if err := webhook.CheckSecret(body.Secret); err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		secret := body.Secret
-		if secret == "" {
-			var err error
-			if secret, err = signing.NewSecret(); err != nil {
-				return nil, s.fail(ctx, err)
-			}
-		}
-		now := time.Now().UTC()
-		expires := now.Add(overlap)
-		w, err := s.store.Update(ctx, companyOf(ctx), in.ID, func(w *webhook.Webhook) error {
-			kept := []webhook.Secret{s.store.SealSecret(secret)}
-			for _, old := range w.Secrets {
-				if old.ExpiresAt != nil && !old.ExpiresAt.After(now) {
-					continue // already expired
-				}
-				if old.ExpiresAt == nil || old.ExpiresAt.After(expires) {
-					old.ExpiresAt = &expires
-				}
-				if overlap > 0 && len(kept) < maxSecrets {
-					kept = append(kept, old)
-				}
-			}
-			w.Secrets = kept
-			return nil
-		})
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		out := &rotateOut{}
-		out.Body.Public = view(w)
-		out.Body.Secret = &secret
-		if overlap > 0 && len(w.Secrets) > 1 {
-			out.Body.PreviousSecretExpiresAt = &expires
-		}
-		return out, nil
+		out, err := s.RotateSecret(ctx, companyOf(ctx), in.ID, body)
+		return &rotateOut{Body: out}, err
 	})
 
 	huma.Register(api, huma.Operation{
@@ -134,25 +98,8 @@ func (s *Server) registerActions() {
 	}, func(ctx context.Context, in *struct {
 		ID string `path:"id" maxLength:"64"`
 	}) (*testOut, error) {
-		w, err := s.store.Get(ctx, companyOf(ctx), in.ID)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		if !w.Enabled {
-			return nil, huma.Error409Conflict("the webhook is disabled: enable it before testing it")
-		}
-		cur, err := json.Marshal(w.Public())
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		e := event.Envelope{ID: event.NewID(), Type: "WEBHOOK_TEST", OccurredAt: time.Now().UTC(), CompanyID: w.CompanyID, CurrentValue: cur}
-		id, err := s.cfg.Events.PublishWithHeader(ctx, e, nats.Header{job.HeaderTarget: []string{w.ID}})
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		out := &testOut{}
-		out.Body.EventID, out.Body.DeliveryID = id, job.DeliveryID(id, w.ID, e.OccurredAt)
-		return out, nil
+		out, err := s.SendTest(ctx, companyOf(ctx), in.ID)
+		return &testOut{Body: out}, err
 	})
 
 	huma.Register(api, huma.Operation{
@@ -184,4 +131,81 @@ func (s *Server) registerActions() {
 		}
 		return &backfillOut{Body: res}, nil
 	})
+}
+
+// RotateSecret gives a webhook a new secret (b.Secret, or a generated one)
+// and returns it, shown once; the previous one stays valid for b.Overlap
+// (default RotationOverlap). Errors are problem details naming the field.
+func (s *Server) RotateSecret(ctx context.Context, companyID, id string, b RotateBody) (RotateResult, error) {
+	overlap := s.cfg.RotationOverlap
+	if b.Overlap != "" {
+		d, err := time.ParseDuration(b.Overlap)
+		if err != nil || d < 0 || d > 7*24*time.Hour {
+			return RotateResult{}, huma.Error400BadRequest("invalid overlap", &huma.ErrorDetail{Location: "body.overlap", Message: "must be a duration like 24h, between 0s and 168h", Value: b.Overlap})
+		}
+		overlap = d
+	}
+	if err := webhook.CheckSecret(b.Secret); err != nil {
+		return RotateResult{}, s.fail(ctx, err)
+	}
+	secret := b.Secret
+	if secret == "" {
+		var err error
+		if secret, err = signing.NewSecret(); err != nil {
+			return RotateResult{}, s.fail(ctx, err)
+		}
+	}
+	now := time.Now().UTC()
+	expires := now.Add(overlap)
+	w, err := s.store.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
+		kept := []webhook.Secret{s.store.SealSecret(secret)}
+		for _, old := range w.Secrets {
+			if old.ExpiresAt != nil && !old.ExpiresAt.After(now) {
+				continue // already expired
+			}
+			if old.ExpiresAt == nil || old.ExpiresAt.After(expires) {
+				old.ExpiresAt = &expires
+			}
+			if overlap > 0 && len(kept) < maxSecrets {
+				kept = append(kept, old)
+			}
+		}
+		w.Secrets = kept
+		return nil
+	})
+	if err != nil {
+		return RotateResult{}, s.fail(ctx, err)
+	}
+	out := RotateResult{Public: view(w)}
+	out.Secret = &secret
+	if overlap > 0 && len(w.Secrets) > 1 {
+		out.PreviousSecretExpiresAt = &expires
+	}
+	return out, nil
+}
+
+// SendTest sends a WEBHOOK_TEST event through the pipeline to one enabled
+// webhook and names its delivery. Errors are problem details (409 for a
+// disabled webhook).
+func (s *Server) SendTest(ctx context.Context, companyID, id string) (TestResult, error) {
+	if s.cfg.Events == nil {
+		return TestResult{}, s.fail(ctx, errors.New("api: test events need Config.Events"))
+	}
+	w, err := s.store.Get(ctx, companyID, id)
+	if err != nil {
+		return TestResult{}, s.fail(ctx, err)
+	}
+	if !w.Enabled {
+		return TestResult{}, huma.Error409Conflict("the webhook is disabled: enable it before testing it")
+	}
+	cur, err := json.Marshal(w.Public())
+	if err != nil {
+		return TestResult{}, s.fail(ctx, err)
+	}
+	e := event.Envelope{ID: event.NewID(), Type: "WEBHOOK_TEST", OccurredAt: time.Now().UTC(), CompanyID: w.CompanyID, CurrentValue: cur}
+	eventID, err := s.cfg.Events.PublishWithHeader(ctx, e, nats.Header{job.HeaderTarget: []string{w.ID}})
+	if err != nil {
+		return TestResult{}, s.fail(ctx, err)
+	}
+	return TestResult{EventID: eventID, DeliveryID: job.DeliveryID(eventID, w.ID, e.OccurredAt)}, nil
 }

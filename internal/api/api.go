@@ -58,15 +58,19 @@ type Config struct {
 	CompileFilter registry.FilterCompiler
 	// RotationOverlap is how long a rotated-out secret stays valid.
 	RotationOverlap time.Duration
+	// Portal mints customer portal links (POST /v1/portal/sessions); nil
+	// leaves that endpoint out.
+	Portal PortalLinks
 }
 
 // Server holds the API's dependencies.
 type Server struct {
-	store   *registry.Store
-	cat     *event.Catalogue
-	cfg     Config
-	log     *slog.Logger
-	humaAPI huma.API
+	store      *registry.Store
+	cat        *event.Catalogue
+	cfg        Config
+	log        *slog.Logger
+	humaAPI    huma.API
+	eventTypes []EventType // bundled once
 }
 
 type companyKey struct{}
@@ -89,7 +93,9 @@ func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Co
 		}
 		return huma.DefaultSchemaNamer(t, hint)
 	})
-	hc.DocsPath = "/docs"
+	// The docs page is served from the binary (internal/apidocs), not
+	// huma's, which loads its script from a CDN.
+	hc.DocsPath = ""
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer"},
 	}
@@ -101,6 +107,7 @@ func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Co
 	s.setCapBounds()
 	s.registerEventTypes()
 	s.registerDeliveries()
+	s.registerPortal()
 	if cfg.Events != nil && cfg.Backfiller != nil {
 		s.registerActions()
 	}

@@ -57,29 +57,20 @@ func (s *Server) registerDeliveries() {
 		ID    string `path:"id" maxLength:"64"`
 		Limit int    `query:"limit" minimum:"1" maximum:"100" default:"50"`
 	}) (*attemptsOut, error) {
-		if _, err := s.store.Get(ctx, companyOf(ctx), in.ID); err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		recs, err := s.cfg.Inspector.Recent(ctx, companyOf(ctx), in.ID, max(in.Limit, 1))
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
+		recs, err := s.RecentAttempts(ctx, companyOf(ctx), in.ID, in.Limit)
 		out := &attemptsOut{}
-		out.Body.Data = public(recs)
-		return out, nil
+		out.Body.Data = recs
+		return out, err
 	})
 
 	huma.Register(api, huma.Operation{
 		OperationID: "get-delivery", Method: http.MethodGet, Path: "/v1/deliveries/{id}",
 		Summary: "One delivery with its attempts", Tags: tags, Errors: []int{401, 404},
 	}, func(ctx context.Context, in *idPath) (*deliveryOut, error) {
-		recs, err := s.cfg.Inspector.Delivery(ctx, companyOf(ctx), in.ID)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
+		recs, err := s.Delivery(ctx, companyOf(ctx), in.ID)
 		out := &deliveryOut{}
-		out.Body.ID, out.Body.Attempts = in.ID, public(recs)
-		return out, nil
+		out.Body.ID, out.Body.Attempts = in.ID, recs
+		return out, err
 	})
 
 	huma.Register(api, huma.Operation{
@@ -87,12 +78,9 @@ func (s *Server) registerDeliveries() {
 		Summary: "Send a dead-lettered delivery again", Description: "The delivery keeps its id (webhook-id) and starts again at attempt 1.",
 		Tags: tags, DefaultStatus: http.StatusAccepted, Errors: []int{401, 404},
 	}, func(ctx context.Context, in *idPath) (*redeliverOut, error) {
-		if err := s.cfg.Inspector.Redeliver(ctx, companyOf(ctx), in.ID); err != nil {
-			return nil, s.fail(ctx, err)
-		}
 		out := &redeliverOut{}
 		out.Body.DeliveryID = in.ID
-		return out, nil
+		return out, s.Redeliver(ctx, companyOf(ctx), in.ID)
 	})
 
 	huma.Register(api, huma.Operation{
@@ -103,18 +91,58 @@ func (s *Server) registerDeliveries() {
 		ID   string `path:"id" maxLength:"64"`
 		Body RecoverBody
 	}) (*recoverOut, error) {
-		if _, err := s.store.Get(ctx, companyOf(ctx), in.ID); err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		if in.Body.Since.After(time.Now()) {
-			return nil, huma.Error400BadRequest("since is in the future", &huma.ErrorDetail{Location: "body.since", Message: "must not be in the future", Value: in.Body.Since})
-		}
-		res, err := s.cfg.Inspector.Recover(ctx, companyOf(ctx), in.ID, in.Body.Since, in.Body.Cursor, defaultLimit(in.Body.Limit, 1000))
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return &recoverOut{Body: res}, nil
+		res, err := s.Recover(ctx, companyOf(ctx), in.ID, in.Body)
+		return &recoverOut{Body: res}, err
 	})
+}
+
+// The operations on deliveries, for the handlers above and the portal. Each
+// acts for companyID only and returns its errors as problem details.
+
+// RecentAttempts returns up to n (1 to 100) of a webhook's latest attempts,
+// newest first.
+func (s *Server) RecentAttempts(ctx context.Context, companyID, webhookID string, n int) ([]attempt.Record, error) {
+	if _, err := s.store.Get(ctx, companyID, webhookID); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	recs, err := s.cfg.Inspector.Recent(ctx, companyID, webhookID, min(max(n, 1), 100))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return public(recs), nil
+}
+
+// Delivery returns every attempt of one delivery, oldest first.
+func (s *Server) Delivery(ctx context.Context, companyID, deliveryID string) ([]attempt.Record, error) {
+	recs, err := s.cfg.Inspector.Delivery(ctx, companyID, deliveryID)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return public(recs), nil
+}
+
+// Redeliver sends a dead-lettered or parked delivery again.
+func (s *Server) Redeliver(ctx context.Context, companyID, deliveryID string) error {
+	if err := s.cfg.Inspector.Redeliver(ctx, companyID, deliveryID); err != nil {
+		return s.fail(ctx, err)
+	}
+	return nil
+}
+
+// Recover requeues a webhook's dead letters since b.Since, at most b.Limit
+// (default 1000) per call; the result's NextCursor continues.
+func (s *Server) Recover(ctx context.Context, companyID, webhookID string, b RecoverBody) (inspect.RecoverResult, error) {
+	if _, err := s.store.Get(ctx, companyID, webhookID); err != nil {
+		return inspect.RecoverResult{}, s.fail(ctx, err)
+	}
+	if b.Since.After(time.Now()) {
+		return inspect.RecoverResult{}, huma.Error400BadRequest("since is in the future", &huma.ErrorDetail{Location: "body.since", Message: "must not be in the future", Value: b.Since})
+	}
+	res, err := s.cfg.Inspector.Recover(ctx, companyID, webhookID, b.Since, b.Cursor, defaultLimit(b.Limit, 1000))
+	if err != nil {
+		return inspect.RecoverResult{}, s.fail(ctx, err)
+	}
+	return res, nil
 }
 
 // public is recs as customers see them: an error class in words, never

@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/schemas"
 )
 
@@ -57,13 +58,24 @@ func entityDefs() json.RawMessage {
 	return doc.Defs
 }
 
-func (s *Server) registerEventTypes() {
+// bundleTypes returns the catalogue's types with self-contained schemas.
+func bundleTypes(cat *event.Catalogue) []EventType {
 	defs := entityDefs()
-	types := s.cat.Types()
+	types := cat.Types()
 	bundled := make([]EventType, 0, len(types))
 	for _, t := range types {
 		bundled = append(bundled, EventType{Type: t.Name, Description: t.Description, Entity: t.Entity, Schema: bundle(t.Schema, defs), Example: t.Example})
 	}
+	return bundled
+}
+
+// EventTypes is the catalogue as GET /v1/event-types serves it, sorted by
+// type. The slice is shared: do not change it.
+func (s *Server) EventTypes() []EventType { return s.eventTypes }
+
+func (s *Server) registerEventTypes() {
+	s.eventTypes = bundleTypes(s.cat)
+	bundled := s.eventTypes
 	huma.Register(s.humaAPI, huma.Operation{
 		OperationID: "list-event-types", Method: http.MethodGet, Path: "/v1/event-types",
 		Summary: "The event-type catalogue", Tags: []string{"Events"},

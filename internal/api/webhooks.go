@@ -116,36 +116,8 @@ func (s *Server) registerWebhooks() {
 		Summary: "Create a webhook", Tags: tags, DefaultStatus: http.StatusCreated,
 		Errors: []int{400, 401, 409},
 	}, func(ctx context.Context, in *struct{ Body CreateBody }) (*webhookOut, error) {
-		b := in.Body
-		w := &webhook.Webhook{
-			CompanyID: companyOf(ctx), Name: strings.TrimSpace(b.Name), URL: b.URL,
-			Events: dedupe(b.Events), ProjectIDs: dedupe(b.ProjectIDs), Filter: b.Filter,
-			Enabled: b.Enabled == nil || *b.Enabled, CreatedByID: b.CreatedByID,
-			Status: webhook.StatusHealthy,
-		}
-		if b.RateLimit != nil {
-			w.RateLimit = *b.RateLimit
-		}
-		if b.MaxConcurrency != nil {
-			w.MaxConcurrency = *b.MaxConcurrency
-		}
-		if !w.Enabled {
-			now := time.Now().UTC()
-			w.DisabledAt, w.DisabledReason, w.Status = &now, "user", webhook.StatusUnhealthy
-		}
-		if err := s.cfg.Rules.Validate(w); err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		if err := webhook.CheckSecret(b.Secret); err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		created, secret, err := s.store.Create(ctx, w, b.Secret)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		out := view(created)
-		out.Secret = &secret
-		return &webhookOut{Body: out}, nil
+		out, err := s.CreateWebhook(ctx, companyOf(ctx), in.Body)
+		return &webhookOut{Body: out}, err
 	})
 
 	huma.Register(api, huma.Operation{
@@ -155,13 +127,13 @@ func (s *Server) registerWebhooks() {
 		Cursor string `query:"cursor" maxLength:"64" doc:"nextCursor of the previous page."`
 		Limit  int    `query:"limit" minimum:"1" maximum:"500" default:"50"`
 	}) (*listOut, error) {
-		all, err := s.store.List(ctx, companyOf(ctx))
+		all, err := s.ListWebhooks(ctx, companyOf(ctx))
 		if err != nil {
-			return nil, s.fail(ctx, err)
+			return nil, err
 		}
 		start := 0
 		if in.Cursor != "" {
-			start, _ = slices.BinarySearchFunc(all, in.Cursor, func(w *webhook.Webhook, c string) int { return strings.Compare(w.ID, c) })
+			start, _ = slices.BinarySearchFunc(all, in.Cursor, func(w Webhook, c string) int { return strings.Compare(w.ID, c) })
 			if start < len(all) && all[start].ID == in.Cursor {
 				start++
 			}
@@ -171,10 +143,7 @@ func (s *Server) registerWebhooks() {
 			limit = 50
 		}
 		out := &listOut{}
-		out.Body.Data = []Webhook{}
-		for _, w := range all[start:min(len(all), start+limit)] {
-			out.Body.Data = append(out.Body.Data, view(w))
-		}
+		out.Body.Data = append([]Webhook{}, all[start:min(len(all), start+limit)]...)
 		if start+limit < len(all) {
 			out.Body.NextCursor = all[start+limit-1].ID
 		}
@@ -185,11 +154,8 @@ func (s *Server) registerWebhooks() {
 		OperationID: "get-webhook", Method: http.MethodGet, Path: "/v1/webhooks/{id}",
 		Summary: "Get a webhook", Tags: tags, Errors: []int{401, 404},
 	}, func(ctx context.Context, in *idPath) (*webhookOut, error) {
-		w, err := s.store.Get(ctx, companyOf(ctx), in.ID)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return &webhookOut{Body: view(w)}, nil
+		out, err := s.GetWebhook(ctx, companyOf(ctx), in.ID)
+		return &webhookOut{Body: out}, err
 	})
 
 	huma.Register(api, huma.Operation{
@@ -200,48 +166,15 @@ func (s *Server) registerWebhooks() {
 		ID   string `path:"id" maxLength:"64"`
 		Body PatchBody
 	}) (*webhookOut, error) {
-		b := in.Body
-		w, err := s.store.Update(ctx, companyOf(ctx), in.ID, func(w *webhook.Webhook) error {
-			if b.Name != nil {
-				w.Name = strings.TrimSpace(*b.Name)
-			}
-			if b.URL != nil {
-				w.URL = *b.URL
-			}
-			if b.Events != nil {
-				w.Events = dedupe(*b.Events)
-			}
-			if b.ProjectIDs != nil {
-				w.ProjectIDs = dedupe(*b.ProjectIDs)
-			}
-			if b.Filter != nil {
-				w.Filter = *b.Filter
-			}
-			if b.Enabled != nil {
-				setEnabled(w, *b.Enabled, "user")
-			}
-			if b.RateLimit.Sent {
-				w.RateLimit = b.RateLimit.Value
-			}
-			if b.MaxConcurrency.Sent {
-				w.MaxConcurrency = b.MaxConcurrency.Value
-			}
-			return s.cfg.Rules.Validate(w)
-		})
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return &webhookOut{Body: view(w)}, nil
+		out, err := s.UpdateWebhook(ctx, companyOf(ctx), in.ID, in.Body)
+		return &webhookOut{Body: out}, err
 	})
 
 	huma.Register(api, huma.Operation{
 		OperationID: "delete-webhook", Method: http.MethodDelete, Path: "/v1/webhooks/{id}",
 		Summary: "Delete a webhook", Tags: tags, DefaultStatus: http.StatusNoContent, Errors: []int{401, 404},
 	}, func(ctx context.Context, in *idPath) (*struct{}, error) {
-		if err := s.store.Delete(ctx, companyOf(ctx), in.ID); err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return nil, nil
+		return nil, s.DeleteWebhook(ctx, companyOf(ctx), in.ID)
 	})
 
 	huma.Register(api, huma.Operation{
@@ -250,14 +183,8 @@ func (s *Server) registerWebhooks() {
 		Description: "Deliveries stop and status becomes UNHEALTHY. Jobs for it are parked among the dead letters; enable with replay=true sends them.",
 		Tags:        tags, Errors: []int{401, 404},
 	}, func(ctx context.Context, in *idPath) (*webhookOut, error) {
-		w, err := s.store.Update(ctx, companyOf(ctx), in.ID, func(w *webhook.Webhook) error {
-			setEnabled(w, false, "user")
-			return nil
-		})
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return &webhookOut{Body: view(w)}, nil
+		out, err := s.DisableWebhook(ctx, companyOf(ctx), in.ID)
+		return &webhookOut{Body: out}, err
 	})
 
 	huma.Register(api, huma.Operation{
@@ -269,34 +196,160 @@ func (s *Server) registerWebhooks() {
 		ID     string `path:"id" maxLength:"64"`
 		Replay bool   `query:"replay" doc:"Send the deliveries parked while the webhook was disabled."`
 	}) (*enableOut, error) {
-		var disabledAt *time.Time
-		w, err := s.store.Update(ctx, companyOf(ctx), in.ID, func(w *webhook.Webhook) error {
-			disabledAt = w.DisabledAt
-			setEnabled(w, true, "")
-			return nil
-		})
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		out := &enableOut{}
-		out.Body.Public = view(w)
-		if in.Replay && disabledAt != nil {
-			res, err := s.replayParked(ctx, w, *disabledAt)
-			if err != nil {
-				return nil, s.fail(ctx, err)
-			}
-			out.Body.Replayed, out.Body.ReplayCursor = &res.Requeued, res.NextCursor
-		}
-		return out, nil
+		out, err := s.EnableWebhook(ctx, companyOf(ctx), in.ID, in.Replay)
+		return &enableOut{Body: out}, err
 	})
 }
 
+// EnableResult is the webhook enabled and, with replay, what was sent
+// again. (An alias of an unnamed struct: the OpenAPI schema keeps the
+// operation's name.)
+type EnableResult = struct {
+	webhook.Public
+	Replayed     *int   `json:"replayed,omitempty" doc:"With replay=true: how many parked deliveries were sent again."`
+	ReplayCursor string `json:"replayCursor,omitempty" doc:"More parked deliveries remain: pass as cursor to recover."`
+}
+
 type enableOut struct {
-	Body struct {
-		webhook.Public
-		Replayed     *int   `json:"replayed,omitempty" doc:"With replay=true: how many parked deliveries were sent again."`
-		ReplayCursor string `json:"replayCursor,omitempty" doc:"More parked deliveries remain: pass as cursor to recover."`
+	Body EnableResult
+}
+
+// The operations on webhooks, for the handlers above and the portal. Each
+// acts for companyID only (another company's webhook is not found) and
+// returns its errors as problem details (huma.StatusError) naming the field.
+
+// CreateWebhook creates a webhook from b, checked by the rules, and returns
+// it with its plain secret: the one time the secret is shown.
+func (s *Server) CreateWebhook(ctx context.Context, companyID string, b CreateBody) (Webhook, error) {
+	w := &webhook.Webhook{
+		CompanyID: companyID, Name: strings.TrimSpace(b.Name), URL: b.URL,
+		Events: dedupe(b.Events), ProjectIDs: dedupe(b.ProjectIDs), Filter: b.Filter,
+		Enabled: b.Enabled == nil || *b.Enabled, CreatedByID: b.CreatedByID,
+		Status: webhook.StatusHealthy,
 	}
+	if b.RateLimit != nil {
+		w.RateLimit = *b.RateLimit
+	}
+	if b.MaxConcurrency != nil {
+		w.MaxConcurrency = *b.MaxConcurrency
+	}
+	if !w.Enabled {
+		now := time.Now().UTC()
+		w.DisabledAt, w.DisabledReason, w.Status = &now, "user", webhook.StatusUnhealthy
+	}
+	if err := s.cfg.Rules.Validate(w); err != nil {
+		return Webhook{}, s.fail(ctx, err)
+	}
+	if err := webhook.CheckSecret(b.Secret); err != nil {
+		return Webhook{}, s.fail(ctx, err)
+	}
+	created, secret, err := s.store.Create(ctx, w, b.Secret)
+	if err != nil {
+		return Webhook{}, s.fail(ctx, err)
+	}
+	out := view(created)
+	out.Secret = &secret
+	return out, nil
+}
+
+// ListWebhooks returns every webhook of the company, in id (creation) order.
+func (s *Server) ListWebhooks(ctx context.Context, companyID string) ([]Webhook, error) {
+	all, err := s.store.List(ctx, companyID)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := make([]Webhook, 0, len(all))
+	for _, w := range all {
+		out = append(out, view(w))
+	}
+	return out, nil
+}
+
+// GetWebhook returns one webhook (its secret null).
+func (s *Server) GetWebhook(ctx context.Context, companyID, id string) (Webhook, error) {
+	w, err := s.store.Get(ctx, companyID, id)
+	if err != nil {
+		return Webhook{}, s.fail(ctx, err)
+	}
+	return view(w), nil
+}
+
+// UpdateWebhook changes the fields b carries, checked by the rules.
+func (s *Server) UpdateWebhook(ctx context.Context, companyID, id string, b PatchBody) (Webhook, error) {
+	w, err := s.store.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
+		if b.Name != nil {
+			w.Name = strings.TrimSpace(*b.Name)
+		}
+		if b.URL != nil {
+			w.URL = *b.URL
+		}
+		if b.Events != nil {
+			w.Events = dedupe(*b.Events)
+		}
+		if b.ProjectIDs != nil {
+			w.ProjectIDs = dedupe(*b.ProjectIDs)
+		}
+		if b.Filter != nil {
+			w.Filter = *b.Filter
+		}
+		if b.Enabled != nil {
+			setEnabled(w, *b.Enabled, "user")
+		}
+		if b.RateLimit.Sent {
+			w.RateLimit = b.RateLimit.Value
+		}
+		if b.MaxConcurrency.Sent {
+			w.MaxConcurrency = b.MaxConcurrency.Value
+		}
+		return s.cfg.Rules.Validate(w)
+	})
+	if err != nil {
+		return Webhook{}, s.fail(ctx, err)
+	}
+	return view(w), nil
+}
+
+// DeleteWebhook deletes one webhook.
+func (s *Server) DeleteWebhook(ctx context.Context, companyID, id string) error {
+	if err := s.store.Delete(ctx, companyID, id); err != nil {
+		return s.fail(ctx, err)
+	}
+	return nil
+}
+
+// DisableWebhook stops deliveries to a webhook: its jobs are parked.
+func (s *Server) DisableWebhook(ctx context.Context, companyID, id string) (Webhook, error) {
+	w, err := s.store.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
+		setEnabled(w, false, "user")
+		return nil
+	})
+	if err != nil {
+		return Webhook{}, s.fail(ctx, err)
+	}
+	return view(w), nil
+}
+
+// EnableWebhook delivers to a webhook again; with replay, what was parked
+// while it was disabled is sent too.
+func (s *Server) EnableWebhook(ctx context.Context, companyID, id string, replay bool) (EnableResult, error) {
+	var disabledAt *time.Time
+	w, err := s.store.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
+		disabledAt = w.DisabledAt
+		setEnabled(w, true, "")
+		return nil
+	})
+	if err != nil {
+		return EnableResult{}, s.fail(ctx, err)
+	}
+	out := EnableResult{Public: view(w)}
+	if replay && disabledAt != nil {
+		res, err := s.replayParked(ctx, w, *disabledAt)
+		if err != nil {
+			return EnableResult{}, s.fail(ctx, err)
+		}
+		out.Replayed, out.ReplayCursor = &res.Requeued, res.NextCursor
+	}
+	return out, nil
 }
 
 // setEnabled switches w on or off. Disabling marks it UNHEALTHY (as Blue

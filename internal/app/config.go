@@ -18,6 +18,7 @@ import (
 	"github.com/bluehq/webhooks/internal/delivery"
 	"github.com/bluehq/webhooks/internal/ingest"
 	"github.com/bluehq/webhooks/internal/netguard"
+	"github.com/bluehq/webhooks/internal/portal"
 	"github.com/bluehq/webhooks/internal/retry"
 	"github.com/bluehq/webhooks/internal/seal"
 	"github.com/bluehq/webhooks/internal/stream"
@@ -71,6 +72,13 @@ type Config struct {
 	DisableAfter        time.Duration
 	RotationOverlap     time.Duration
 
+	// The customer portal: how long a minted link may be opened, how long
+	// a session lasts unless the link says, the origins that may frame it,
+	// and its public address ("": the address the minting request used).
+	PortalLinkTTL        time.Duration
+	PortalSessionTTL     time.Duration
+	PortalFrameAncestors []string
+	PortalURL            string
 	// DeliveryMaxHeaderBytes bounds a receiver's response headers.
 	DeliveryMaxHeaderBytes int64
 
@@ -234,6 +242,18 @@ func LoadConfig(getenv Getenv) (Config, error) {
 	}
 	if c.RemoteHandoff, err = boolVar(getenv, "DELIVERY_REMOTE_HANDOFF", true); err != nil {
 		return c, err
+	}
+	if c.PortalLinkTTL, err = durationVar(getenv, "PORTAL_LINK_TTL", 5*time.Minute, 10*time.Second, time.Hour); err != nil {
+		return c, err
+	}
+	if c.PortalSessionTTL, err = durationVar(getenv, "PORTAL_SESSION_TTL", time.Hour, api.MinSessionTTL, api.MaxSessionTTL); err != nil {
+		return c, err
+	}
+	if c.PortalFrameAncestors, err = portal.ParseFrameAncestors(getenv("PORTAL_FRAME_ANCESTORS")); err != nil {
+		return c, fail("PORTAL_FRAME_ANCESTORS", err)
+	}
+	if c.PortalURL, err = portal.ParseBaseURL(getenv("PORTAL_URL")); err != nil {
+		return c, fail("PORTAL_URL", err)
 	}
 	c.Getenv = getenv
 	c.Service = "webhookd"

@@ -251,16 +251,25 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		rules := webhook.Rules{KnownEvent: publisher.Catalogue().Known, CheckURL: guard.CheckURL, CheckFilter: filters.Check,
 			// The deliverers' defaults are also the ceilings of a webhook's own caps.
 			Limits: webhook.Limits{Rate: cfg.EndpointRate, Concurrency: cfg.EndpointConcurrency}}
-		api.New(mux, store, publisher.Catalogue(), api.Config{
+		sessions, err := portalSessions(ctx, js, cfg)
+		if err != nil {
+			return err
+		}
+		inspector := inspect.New(js, shared, cfg.Stream.Shards)
+		server := api.New(mux, store, publisher.Catalogue(), api.Config{
 			Tokens:          cfg.APITokens,
 			Rules:           rules,
 			Logger:          log,
-			Inspector:       inspect.New(js, shared, cfg.Stream.Shards),
+			Inspector:       inspector,
 			Events:          publisher,
 			Backfiller:      dispatcher, // its Backfill only; the consumer runs where roles.Dispatcher
 			CompileFilter:   filters.Compile,
 			RotationOverlap: cfg.RotationOverlap,
+			Portal:          sessions,
 		})
+		if err := mountPortal(mux, server, sessions, js, inspector, cfg, log); err != nil {
+			return err
+		}
 		if err := serve("api", cfg.APIAddr, mux); err != nil {
 			return err
 		}

@@ -57,6 +57,10 @@ type EventPublisher interface {
 	Publish(ctx context.Context, e event.Envelope) (string, error)
 }
 
+// DefaultUserAgent is the User-Agent of deliveries unless
+// Config.UserAgent says otherwise.
+const DefaultUserAgent = "Blue-Webhooks/1.0"
+
 // Config configures a Deliverer.
 type Config struct {
 	Shards      int
@@ -161,7 +165,7 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 		cfg.PullBatch = 256
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = "Blue-Webhooks/1.0"
+		cfg.UserAgent = DefaultUserAgent
 	}
 	if cfg.EndpointConcurrency < 1 {
 		cfg.EndpointConcurrency = 32
@@ -370,6 +374,10 @@ func (d *Deliverer) handleJob(ctx context.Context, m jetstream.Msg, j job.Job) {
 		return
 	}
 	if !entry.Enabled {
+		// Logged without a request, so that the delivery shows as parked.
+		rec := outcome{}.record(&j)
+		rec.Outcome = attempt.Parked
+		d.record(rec)
 		d.park(ctx, m, &j, log, "disabled")
 		return
 	}

@@ -148,22 +148,41 @@ func records(data []byte) iter.Seq[attempt.Record] {
 // Redeliver puts one dead-lettered delivery back on the DELIVERIES stream as
 // a first attempt with the same delivery id (so webhook-id stays stable).
 func (in *Inspector) Redeliver(ctx context.Context, companyID, deliveryID string) error {
-	if !webhook.ValidID(deliveryID) {
-		return ErrNotDead
-	}
-	s, err := in.js.Stream(ctx, stream.Dead)
+	raw, err := in.deadLetter(ctx, companyID, deliveryID)
 	if err != nil {
 		return err
 	}
-	raw, err := s.GetLastMsgForSubject(ctx, stream.DeadSubject(companyID, "*", deliveryID))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return ErrNotDead
-	}
-	if err != nil {
-		return fmt.Errorf("inspect: dead letter %s: %w", deliveryID, err)
-	}
 	_, err = in.requeue(ctx, raw.Header, raw.Data, raw.Sequence)
 	return err
+}
+
+// DeadLetter returns the job of a dead-lettered or parked delivery as DEAD
+// keeps it: the body every attempt sent. Errors: ErrNotDead.
+func (in *Inspector) DeadLetter(ctx context.Context, companyID, deliveryID string) (job.Job, error) {
+	raw, err := in.deadLetter(ctx, companyID, deliveryID)
+	if err != nil {
+		return job.Job{}, err
+	}
+	return job.FromMsg(raw.Header, raw.Data)
+}
+
+// deadLetter returns the latest dead letter of a delivery of the company.
+func (in *Inspector) deadLetter(ctx context.Context, companyID, deliveryID string) (*jetstream.RawStreamMsg, error) {
+	if !webhook.ValidID(deliveryID) || !webhook.ValidID(companyID) {
+		return nil, ErrNotDead
+	}
+	s, err := in.js.Stream(ctx, stream.Dead)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.GetLastMsgForSubject(ctx, stream.DeadSubject(companyID, "*", deliveryID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, ErrNotDead
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspect: dead letter %s: %w", deliveryID, err)
+	}
+	return raw, nil
 }
 
 // RecoverResult says what Recover did.

@@ -18,7 +18,7 @@ import (
 )
 
 // allStreams are the streams of the topology, the bucket's included.
-var allStreams = []string{stream.Events, stream.Deliveries, stream.Dead, stream.Attempts, "KV_" + stream.Registry}
+var allStreams = []string{stream.Events, stream.Deliveries, stream.Dead, stream.Attempts, "KV_" + stream.Registry, "KV_" + stream.Portal}
 
 func TestEnsureCreatesEveryStreamWithTheReplicasAsked(t *testing.T) {
 	t.Parallel()
@@ -66,8 +66,9 @@ func TestEnsureKeepsWhatAnOperatorPreCreated(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]string{
-		stream.Events:     "found replicas=3 max_age=72h max_bytes=10000000000 duplicates=15m; kept them",
-		stream.Deliveries: "changed subjects to deliveries.>,retry.>, allow_msg_schedules to true",
+		stream.Events:         "found replicas=3 max_age=72h max_bytes=10000000000 duplicates=15m; kept them",
+		stream.Deliveries:     "changed subjects to deliveries.>,retry.>, allow_msg_schedules to true",
+		"KV_" + stream.Portal: "changed allow_msg_ttl to true",
 	} {
 		if got := log.about(name); len(got) != 1 || !strings.Contains(got[0], want) {
 			t.Errorf("log about %s = %q, want it to say %q", name, got, want)
@@ -93,6 +94,10 @@ func preCreate(t *testing.T, js jetstream.JetStream) {
 	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: stream.Registry, History: 10, Replicas: 3}); err != nil {
 		t.Fatalf("pre-create bucket: %v", err)
 	}
+	// Without message TTLs, which the portal's keys need.
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: stream.Portal, TTL: 48 * time.Hour, Replicas: 3}); err != nil {
+		t.Fatalf("pre-create portal bucket: %v", err)
+	}
 }
 
 // checkPreCreated fails the test unless every stream still has what
@@ -117,6 +122,8 @@ func checkPreCreated(t *testing.T, js jetstream.JetStream) {
 			bad = sc.MaxAge != 90*24*time.Hour
 		case stream.Attempts:
 			bad = sc.MaxAge != 24*time.Hour || sc.MaxBytes != 1<<30
+		case "KV_" + stream.Portal:
+			bad = sc.MaxAge != 48*time.Hour || !sc.AllowMsgTTL
 		default:
 			bad = sc.MaxMsgsPerSubject != 10
 		}
@@ -246,12 +253,20 @@ func TestBucketIsLaidOutAsCreateKeyValueLaysItOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	ensure(t, js, topology(1), nil)
-	lib, ours := streamConfig(t, js, "KV_probe"), streamConfig(t, js, "KV_"+stream.Registry)
-	for _, c := range []*jetstream.StreamConfig{&lib, &ours} {
-		c.Name, c.Subjects, c.Metadata = "", nil, nil
+	// The portal bucket: keys with a TTL, no markers when they expire.
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "probe_ttl", TTL: stream.PortalMaxAge, LimitMarkerTTL: time.Second}); err != nil {
+		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(lib, ours) {
-		t.Errorf("bucket stream\n%+v\nwant as CreateKeyValue makes it\n%+v", ours, lib)
+	ensure(t, js, topology(1), nil)
+	for probe, name := range map[string]string{"KV_probe": "KV_" + stream.Registry, "KV_probe_ttl": "KV_" + stream.Portal} {
+		lib, ours := streamConfig(t, js, probe), streamConfig(t, js, name)
+		lib.SubjectDeleteMarkerTTL = 0
+		for _, c := range []*jetstream.StreamConfig{&lib, &ours} {
+			c.Name, c.Subjects, c.Metadata = "", nil, nil
+		}
+		if !reflect.DeepEqual(lib, ours) {
+			t.Errorf("%s stream\n%+v\nwant as CreateKeyValue makes it\n%+v", name, ours, lib)
+		}
 	}
 }
 

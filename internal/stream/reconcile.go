@@ -72,8 +72,9 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, a asset, log *slo
 //   - Replicas are never lowered: the larger of the stream's and ours
 //     (STREAM_REPLICAS).
 //   - What our code needs is added: our subjects, message schedules where
-//     we use them (with roll-ups; discard new is refused), a duplicate
-//     window at least ours where we rely on it.
+//     we use them (with roll-ups; discard new is refused), message TTLs
+//     where keys expire, a duplicate window at least ours where we rely
+//     on it.
 //   - Limits (max age, bytes, messages, history, message size, discard
 //     policy, duplicate window, the KV flags) are ours on a stream we
 //     created (ManagedKey in its metadata), so EVENTS_MAX_AGE and the like
@@ -106,6 +107,9 @@ func reconcile(found jetstream.StreamConfig, a asset) (jetstream.StreamConfig, e
 		if !slices.Contains(next.Subjects, subj) {
 			next.Subjects = append(next.Subjects, subj)
 		}
+	}
+	if want.AllowMsgTTL {
+		next.AllowMsgTTL = true // keys with a TTL (the portal bucket)
 	}
 	if want.AllowMsgSchedules {
 		// Schedules also need roll-ups (the server turns them on itself)
@@ -146,6 +150,7 @@ var fields = []struct {
 	}},
 	{"duplicates", func(c *jetstream.StreamConfig) string { return duration(c.Duplicates) }},
 	{"allow_msg_schedules", func(c *jetstream.StreamConfig) string { return strconv.FormatBool(c.AllowMsgSchedules) }},
+	{"allow_msg_ttl", func(c *jetstream.StreamConfig) string { return strconv.FormatBool(c.AllowMsgTTL) }},
 	{"allow_rollup", func(c *jetstream.StreamConfig) string { return strconv.FormatBool(c.AllowRollup) }},
 	{"deny_delete", func(c *jetstream.StreamConfig) string { return strconv.FormatBool(c.DenyDelete) }},
 	{"allow_direct", func(c *jetstream.StreamConfig) string { return strconv.FormatBool(c.AllowDirect) }},

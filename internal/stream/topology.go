@@ -1,6 +1,7 @@
 // Package stream owns the JetStream topology: the names and subjects of the
-// EVENTS, DELIVERIES, DEAD and ATTEMPTS streams and of the webhooks KV bucket,
-// their creation, and the embedded nats-server used by webhookd and tests.
+// EVENTS, DELIVERIES, DEAD and ATTEMPTS streams and of the webhooks and
+// portal KV buckets, their creation, and the embedded nats-server used by
+// webhookd and tests.
 package stream
 
 import (
@@ -23,6 +24,9 @@ const (
 	Dead       = "DEAD"
 	Attempts   = "ATTEMPTS"
 	Registry   = "webhooks"
+	// Portal is the KV bucket of the customer portal's single-use links
+	// and sessions, shared by every API process.
+	Portal = "portal"
 
 	// DispatchConsumer is the durable consumer on EVENTS that all dispatcher
 	// replicas share.
@@ -131,6 +135,12 @@ func (c Config) assets() []asset {
 	bucket.MaxMsgsPerSubject = 5 // history
 	bucket.Discard = jetstream.DiscardNew
 	bucket.AllowRollup, bucket.DenyDelete, bucket.AllowDirect = true, true, true
+	// The portal's keys expire on their own (a TTL per key, which needs
+	// message TTLs); PortalMaxAge bounds what a key without one could stay.
+	portal := newStream("KV_"+Portal, "$KV."+Portal+".>", jetstream.LimitsPolicy, PortalMaxAge, 2*time.Minute)
+	portal.MaxMsgsPerSubject = 1
+	portal.Discard = jetstream.DiscardNew
+	portal.AllowRollup, portal.DenyDelete, portal.AllowDirect, portal.AllowMsgTTL = true, true, true, true
 	return []asset{
 		{label: "stream " + Events, want: newStream(Events, "events.>", jetstream.LimitsPolicy, c.EventsMaxAge, c.DuplicateWindow), dedup: true},
 		{label: "stream " + Deliveries, want: deliveries, dedup: true},
@@ -138,8 +148,13 @@ func (c Config) assets() []asset {
 		{label: "stream " + Dead, want: newStream(Dead, "dead.>", jetstream.LimitsPolicy, c.DeadMaxAge, 2*time.Minute), dedup: true},
 		{label: "stream " + Attempts, want: newStream(Attempts, "attempts.>", jetstream.LimitsPolicy, c.AttemptsMaxAge, 2*time.Minute)},
 		{label: "bucket " + Registry + " (stream KV_" + Registry + ")", want: bucket},
+		{label: "bucket " + Portal + " (stream KV_" + Portal + ")", want: portal},
 	}
 }
+
+// PortalMaxAge is the longest a portal link or session key is kept, above
+// the longest session (12 h).
+const PortalMaxAge = 24 * time.Hour
 
 // Ensure creates what is missing of the topology and reconciles what exists
 // (see reconcile: replicas are never lowered, a stream an operator created

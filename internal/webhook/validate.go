@@ -64,18 +64,29 @@ func (r Rules) Validate(w *Webhook) error {
 			return &FieldError{fmt.Sprintf("projectIds[%d]", i), "must match [A-Za-z0-9_-]{1,64}"}
 		}
 	}
-	if w.Filter != "" {
-		if len(w.Filter) > MaxFilterLen {
-			return &FieldError{"filter", fmt.Sprintf("must be at most %d bytes", MaxFilterLen)}
-		}
-		if r.CheckFilter == nil {
-			return &FieldError{"filter", "filters are not supported by this server"}
-		}
-		if err := r.CheckFilter(w.Filter); err != nil {
-			return &FieldError{"filter", err.Error()}
-		}
+	if err := r.ValidateFilter(w.Filter); err != nil {
+		return err
 	}
 	return r.validateCaps(w)
+}
+
+// ValidateFilter checks a filter expression alone, as Validate does ("" is
+// no filter), and returns a *FieldError naming "filter". The portal checks
+// a filter with it while it is typed.
+func (r Rules) ValidateFilter(expr string) error {
+	if expr == "" {
+		return nil
+	}
+	if len(expr) > MaxFilterLen {
+		return &FieldError{"filter", fmt.Sprintf("must be at most %d bytes", MaxFilterLen)}
+	}
+	if r.CheckFilter == nil {
+		return &FieldError{"filter", "filters are not supported by this server"}
+	}
+	if err := r.CheckFilter(expr); err != nil {
+		return &FieldError{"filter", err.Error()}
+	}
+	return nil
 }
 
 // validateCaps checks the webhook's own caps; 0 is unset.
