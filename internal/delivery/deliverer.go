@@ -306,7 +306,7 @@ func (d *Deliverer) sweep(ctx context.Context) {
 			return
 		case now := <-t.C:
 			for _, w := range d.waiting.expired(now) {
-				d.handBack(w.m)
+				d.handBack(ctx, w.m, w.log)
 			}
 		case now := <-idle.C:
 			d.giveBack(ctx, d.waiting.lingered(now, d.leaseTTL())...)
@@ -545,7 +545,7 @@ func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
 	case joined:
 		return nil, false
 	case atCap:
-		d.handBack(w.m)
+		d.handBack(ctx, w.m, w.log)
 		return nil, false
 	}
 	lease, ok, err := d.State.Acquire(ctx, w.j.WebhookID, limit, d.leaseTTL(), now)
@@ -555,7 +555,7 @@ func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
 	}
 	if !ok {
 		if !d.waiting.enqueue(w.j.WebhookID, *w) {
-			d.handBack(w.m)
+			d.handBack(ctx, w.m, w.log)
 		}
 		return nil, false
 	}
@@ -583,7 +583,7 @@ func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency ti
 		d.giveBack(ctx, s)
 	}
 	for _, o := range orphans {
-		d.handBack(o.m)
+		d.handBack(ctx, o.m, o.log)
 	}
 	return next
 }
@@ -598,11 +598,32 @@ func (d *Deliverer) giveBack(ctx context.Context, slots ...*slot) {
 }
 
 // handBack returns a job that found its endpoint at the in-flight cap, to
-// be delivered again in a moment (to this or another replica).
-func (d *Deliverer) handBack(m jetstream.Msg) {
+// be delivered again in a moment (to this or another replica), later each
+// time it comes back to a full endpoint (see handBackDelay). A wait of
+// seconds is a message schedule (see backOff), so that a backlog of one
+// slow endpoint does not hold its shard's ack-pending and starve the
+// other endpoints of that shard.
+func (d *Deliverer) handBack(ctx context.Context, m jetstream.Msg, log *jobLog) {
 	d.cfg.Metrics.Outcome(attempt.HandedBack)
-	_ = m.NakWithDelay(50*time.Millisecond + rand.N(200*time.Millisecond))
+	n := uint64(1)
+	if md, err := m.Metadata(); err == nil {
+		n = md.NumDelivered
+	}
+	d.backOff(ctx, m, handBackDelay(n), log)
 }
+
+// handBackDelay is how long a job handed back for the n-th time waits: 50
+// to 250 ms the first time, doubling each time after, at most
+// maxHandBackDelay. An endpoint slower than its traffic builds a backlog
+// that would otherwise bounce between the shard and the deliverers every
+// 150 ms on average, costing every other endpoint CPU.
+func handBackDelay(n uint64) time.Duration {
+	lo := 50 * time.Millisecond << min(max(n, 1)-1, 8)
+	return min(lo+rand.N(4*lo), maxHandBackDelay)
+}
+
+// maxHandBackDelay bounds handBackDelay.
+const maxHandBackDelay = 10 * time.Second
 
 // backOff returns a job that may not run yet: a short wait is a Nak with
 // delay (the message stays in the stream, this worker moves on); a long one

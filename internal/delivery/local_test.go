@@ -73,3 +73,17 @@ func TestAdmissionAskedOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestHandBackDelayGrowsWithEachReturn(t *testing.T) {
+	for range 100 {
+		if d := handBackDelay(1); d < 50*time.Millisecond || d > 250*time.Millisecond {
+			t.Fatalf("first hand-back waits %s, want 50-250ms", d)
+		}
+		if d := handBackDelay(3); d < 200*time.Millisecond || d > time.Second {
+			t.Fatalf("third hand-back waits %s, want 200ms-1s", d)
+		}
+		if d := handBackDelay(1000); d < 6*time.Second || d > maxHandBackDelay {
+			t.Fatalf("a job handed back 1000 times waits %s, want 6.4-%s", d, maxHandBackDelay)
+		}
+	}
+}
