@@ -75,38 +75,18 @@ func setupConfig(t *testing.T, storeCfg registry.StoreConfig, change func(*teste
 // the status and the body.
 func (b *bundle) do(t *testing.T, method, path, token string, body any) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
 	switch v := body.(type) {
 	case nil:
+		return b.raw(t, method, path, token, "", "")
 	case string:
-		rd = strings.NewReader(v)
+		return b.raw(t, method, path, token, "application/json", v)
 	default:
 		data, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rd = bytes.NewReader(data)
+		return b.raw(t, method, path, token, "application/json", string(data))
 	}
-	req, err := http.NewRequestWithContext(t.Context(), method, b.url+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, data
 }
 
 // webhookJSON is the API's webhook with Secret kept as raw JSON, so that

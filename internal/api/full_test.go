@@ -58,7 +58,8 @@ func (e *errorCount) Handle(context.Context, slog.Record) error {
 	return nil
 }
 
-// raw sends body as it is with the given Content-Type (none if empty).
+// raw sends body as it is with the given Content-Type and bearer token
+// (none if empty).
 func (b *bundle) raw(t *testing.T, method, path, token, contentType, body string) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
@@ -72,7 +73,9 @@ func (b *bundle) raw(t *testing.T, method, path, token, contentType, body string
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -350,11 +350,6 @@ func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 	if err := d.store(ctx, msgs); err != nil {
 		return n, err
 	}
-	if ev != nil {
-		for _, m := range msgs {
-			ev.settled(m.Header.Get(job.HeaderWebhookID))
-		}
-	}
 	return n, nil
 }
 

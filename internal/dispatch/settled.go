@@ -7,9 +7,10 @@ import (
 )
 
 // settledJobs remembers, for each event left for redelivery, the webhooks
-// whose jobs were already settled (delivered, rescheduled, dead-lettered
-// or stored in DELIVERIES), so that dispatching the event again makes only
-// the other jobs. Without it, one job that could not be stored sends every
+// whose handed-over jobs were already settled (delivered, rescheduled,
+// dead-lettered or stored in DELIVERIES), so that dispatching the event
+// again makes only the other jobs. (A job the dispatcher stored itself
+// needs no memory: storing it again is deduplicated by its Nats-Msg-Id.) Without it, one job that could not be stored sends every
 // delivered job of its event again: under overload, a storm of duplicates.
 //
 // It is this process's memory, bounded in size and age: an event
