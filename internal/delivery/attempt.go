@@ -115,6 +115,9 @@ func exchange(ctx context.Context, c *http.Client, u *url.URL, h http.Header, bo
 		return outcome{class: classify(err), errText: err.Error(), latency: time.Since(start)}
 	}
 	defer resp.Body.Close()
+	if b, ok := resp.Body.(*cancelOnClose); ok && resp.StatusCode >= 200 && resp.StatusCode < 300 && resp.ContentLength != 0 {
+		defer b.abortAfter(ackedBodyWait).Stop()
+	}
 	bp := respBufs.Get().(*[]byte)
 	defer respBufs.Put(bp)
 	n := readBody(resp.Body, *bp)

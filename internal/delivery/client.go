@@ -131,6 +131,12 @@ func headersTooLarge(err error) bool {
 		strings.Contains(msg, "response header list larger than advertised limit")
 }
 
+// ackedBodyWait is how long the body of a 2xx is read for: the status
+// acknowledges the delivery, its body is read only so that the connection
+// can be reused, and a receiver that trickles it must not hold the
+// endpoint's slot (and so its backlog) for the whole timeout.
+const ackedBodyWait = 100 * time.Millisecond
+
 // Bounds of what is read of a response body: the first
 // attempt.MaxResponse bytes are kept (failures only), then at most
 // drainLimit more are read so that the connection can be reused. A larger
@@ -155,9 +161,11 @@ func readBody(body io.Reader, buf []byte) int {
 // on that generality: a copy of the request and of its header map per
 // call. Errors are *url.Error, as Do returns them.
 func Post(ctx context.Context, c *http.Client, u *url.URL, h http.Header, body []byte) (*http.Response, error) {
-	cancel := context.CancelFunc(func() {})
+	var cancel context.CancelFunc
 	if c.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
 	}
 	rt := c.Transport
 	if rt == nil {
@@ -188,7 +196,8 @@ func Post(ctx context.Context, c *http.Client, u *url.URL, h http.Header, body [
 	return resp, nil
 }
 
-// cancelOnClose ends a response's deadline when its body is closed.
+// cancelOnClose ends a response's deadline when its body is closed, or
+// earlier when abortAfter says so.
 type cancelOnClose struct {
 	io.ReadCloser
 	cancel context.CancelFunc
@@ -198,4 +207,10 @@ func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err
+}
+
+// abortAfter ends the exchange after d: a read of the body still waiting
+// then fails. Stop the timer when done reading.
+func (b *cancelOnClose) abortAfter(d time.Duration) *time.Timer {
+	return time.AfterFunc(d, b.cancel)
 }
