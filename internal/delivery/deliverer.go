@@ -499,11 +499,23 @@ func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *
 	if adm.Allowed {
 		return true
 	}
-	at := scheduleTime(adm.RetryAt)
+	at := scheduleTime(deferUntil(adm.RetryAt, now))
 	log.Debug("circuit open: job deferred", "until", at)
 	d.cfg.Metrics.Outcome(attempt.Deferred)
 	d.finish(m, log, d.schedule(ctx, m.Subject(), j, at), "deferral")
 	return false
+}
+
+// deferUntil is when a job that an open circuit refused at now is offered
+// again: a random moment after retryAt (when the circuit may let a probe
+// through) within as long again as the job waits, at least a second. The
+// backlog of an endpoint whose circuit opened for minutes then comes back
+// spread over the next period, instead of all in the second the circuit
+// may close: a burst that would stall its shard's other endpoints and meet
+// a recovering endpoint with all of its traffic at once.
+func deferUntil(retryAt, now time.Time) time.Time {
+	wait := max(retryAt.Sub(now), time.Second)
+	return retryAt.Add(rand.N(wait))
 }
 
 // allow takes a rate token of the endpoint, if it has a rate limit. A job
