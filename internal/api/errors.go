@@ -35,13 +35,89 @@ func installErrors() {
 			if !errors.As(e, &d) {
 				continue
 			}
-			var prop string
+			var prop, number string
 			if _, err := fmt.Sscanf(d.Message, "expected required property %s to be present", &prop); err == nil {
 				d.Location += "." + prop
+			}
+			if _, err := fmt.Sscanf(d.Message, "json: cannot unmarshal number %s into", &number); err == nil && d.Location == "body" {
+				if body, ok := d.Value.(string); ok {
+					if path := numberPath(body, number); path != "" {
+						d.Location, d.Message = "body"+path, "number out of range"
+					}
+				}
 			}
 			d.Value = echoed(d.Location, d.Value)
 		}
 		return base(status, msg, errs...)
+	}
+}
+
+// numberPath is where in the JSON document body the number literal first
+// occurs (".rateLimit", ".items[2].n"), or "" if it does not: encoding/json
+// names no field when a number overflows a float64 in a document decoded
+// into any, which huma does before it validates.
+func numberPath(body, literal string) string {
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
+	type level struct {
+		object bool
+		key    string
+		index  int
+		atKey  bool // in an object, the next token is a key
+	}
+	var stack []level
+	path := func() string {
+		var b strings.Builder
+		for _, l := range stack {
+			if l.object {
+				b.WriteString("." + l.key)
+			} else {
+				fmt.Fprintf(&b, "[%d]", l.index)
+			}
+		}
+		return b.String()
+	}
+	// value ends a value in the innermost container: the next token of an
+	// object is a key again, of an array the next item.
+	value := func() {
+		if n := len(stack); n > 0 {
+			if stack[n-1].object {
+				stack[n-1].atKey = true
+			} else {
+				stack[n-1].index++
+			}
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].atKey {
+			if key, ok := tok.(string); ok {
+				stack[n-1].key, stack[n-1].atKey = key, false
+				continue
+			}
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{':
+				stack = append(stack, level{object: true, atKey: true})
+			case '[':
+				stack = append(stack, level{})
+			default:
+				stack = stack[:len(stack)-1]
+				value()
+			}
+		case json.Number:
+			if string(tok) == literal {
+				return path()
+			}
+			value()
+		default:
+			value()
+		}
 	}
 }
 
