@@ -507,16 +507,20 @@ func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *
 }
 
 // deferUntil is when a job that an open circuit refused at now is offered
-// again: a random moment after retryAt (when the circuit may let a probe
-// through) within as long again as the job waits, at least a second. The
-// backlog of an endpoint whose circuit opened for minutes then comes back
-// spread over the next period, instead of all in the second the circuit
-// may close: a burst that would stall its shard's other endpoints and meet
-// a recovering endpoint with all of its traffic at once.
+// again: a random moment in the first seconds after retryAt (when the
+// circuit may let a probe through), within as long again as the job waits,
+// at least 1 s and at most maxDeferSpread. The backlog of an endpoint then
+// does not come back in one second, a burst that stalls its shard's other
+// endpoints; and jobs deferred together still come back together, so the
+// stream reads them from the same blocks (spread over minutes, each due
+// job of a long-open circuit loaded its block from disk again).
 func deferUntil(retryAt, now time.Time) time.Time {
-	wait := max(retryAt.Sub(now), time.Second)
+	wait := min(max(retryAt.Sub(now), time.Second), maxDeferSpread)
 	return retryAt.Add(rand.N(wait))
 }
+
+// maxDeferSpread bounds how far deferUntil spreads deferred jobs.
+const maxDeferSpread = 5 * time.Second
 
 // allow takes a rate token of the endpoint, if it has a rate limit. A job
 // that must wait for one is handed back (see backOff).

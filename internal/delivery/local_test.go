@@ -89,8 +89,8 @@ func TestHandBackDelayGrowsWithEachReturn(t *testing.T) {
 }
 
 // TestDeferralSpreadsTheBacklog checks that jobs refused by an open circuit
-// come back after it may close, spread over as long again as they waited,
-// not all in the same second.
+// come back after it may close, spread over as long again as they waited
+// (at most maxDeferSpread), not all in the same second.
 func TestDeferralSpreadsTheBacklog(t *testing.T) {
 	now := time.Now()
 	tests := []struct {
@@ -98,7 +98,8 @@ func TestDeferralSpreadsTheBacklog(t *testing.T) {
 		retryAt time.Time
 		spread  time.Duration
 	}{
-		{"a circuit open for ten minutes", now.Add(10 * time.Minute), 10 * time.Minute},
+		{"a circuit open for ten minutes", now.Add(10 * time.Minute), maxDeferSpread},
+		{"a circuit open for 3 s", now.Add(3 * time.Second), 3 * time.Second},
 		{"a half-open probe under way", now.Add(5 * time.Second), 5 * time.Second},
 		{"a circuit about to close", now.Add(10 * time.Millisecond), time.Second},
 	}
