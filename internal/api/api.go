@@ -43,11 +43,12 @@ func ParseTokens(s string) (Tokens, error) {
 	return out, nil
 }
 
-// Config configures the API.
+// Config configures the API. A zero field takes its default (see
+// WithDefaults).
 type Config struct {
 	Tokens Tokens
 	Rules  webhook.Rules
-	Logger *slog.Logger
+	Logger *slog.Logger // discard
 	// Inspector serves the delivery log and dead-letter replays; nil
 	// leaves those endpoints out.
 	Inspector *inspect.Inspector
@@ -56,7 +57,9 @@ type Config struct {
 	Backfiller Backfiller
 	// CompileFilter compiles webhook filters (for backfill).
 	CompileFilter registry.FilterCompiler
-	// RotationOverlap is how long a rotated-out secret stays valid.
+	// RotationOverlap is how long a rotated-out secret stays valid when
+	// the call does not say, 0 to webhook.MaxRotationOverlap; 0: not at
+	// all, the old secret stops at once.
 	RotationOverlap time.Duration
 	// Portal mints customer portal links (POST /v1/portal/sessions); nil
 	// leaves that endpoint out.
@@ -75,15 +78,29 @@ type Server struct {
 
 type companyKey struct{}
 
-// New registers every operation on mux and returns the Server.
-func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Config) *Server {
+// WithDefaults returns c with each zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.RotationOverlap < 0 || c.RotationOverlap > webhook.MaxRotationOverlap {
+		return fmt.Errorf("api: Config.RotationOverlap must be between 0s and %s, got %s", webhook.MaxRotationOverlap, c.RotationOverlap)
+	}
+	return nil
+}
+
+// New registers every operation on mux and returns the Server. An error
+// names the Config field that is out of range.
+func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Config) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	setErrorsOnce.Do(installErrors)
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.RotationOverlap == 0 {
-		cfg.RotationOverlap = 24 * time.Hour
-	}
 	hc := huma.DefaultConfig("Blue Webhooks API", "1.0.0")
 	hc.Info.Description = "Manage the webhooks that receive Blue's events. Authenticate with `Authorization: Bearer <token>`; each token manages one company."
 	hc.CreateHooks = nil // no $schema links in responses
@@ -111,7 +128,7 @@ func New(mux *http.ServeMux, store *registry.Store, cat *event.Catalogue, cfg Co
 	if cfg.Events != nil && cfg.Backfiller != nil {
 		s.registerActions()
 	}
-	return s
+	return s, nil
 }
 
 // API returns the huma API (to register more operations).

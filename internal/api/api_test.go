@@ -59,12 +59,15 @@ func setupConfig(t *testing.T, storeCfg registry.StoreConfig, change func(*teste
 	}
 	b := &bundle{kv: kv, coA: testenv.ID("co"), coB: testenv.ID("co"), tokA: testenv.ID("tokA"), tokB: testenv.ID("tokB")}
 	cfg := api.Config{
-		Tokens: api.Tokens{b.tokA: b.coA, b.tokB: b.coB},
-		Rules:  webhook.Rules{KnownEvent: cat.Known, CheckURL: netguard.New(nil).CheckURL},
+		Tokens:          api.Tokens{b.tokA: b.coA, b.tokB: b.coB},
+		Rules:           webhook.Rules{KnownEvent: cat.Known, CheckURL: netguard.New(nil).CheckURL},
+		RotationOverlap: webhook.DefaultRotationOverlap,
 	}
 	change(n, &cfg)
 	mux := http.NewServeMux()
-	api.New(mux, store, cat, cfg)
+	if _, err := api.New(mux, store, cat, cfg); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	b.url = srv.URL

@@ -79,11 +79,13 @@ func setupDelivery(t *testing.T) *deliveryBundle {
 
 	b := &bundle{kv: kv, coA: testenv.ID("co"), coB: testenv.ID("co"), tokA: testenv.ID("tokA"), tokB: testenv.ID("tokB")}
 	mux := http.NewServeMux()
-	api.New(mux, store, cat, api.Config{
+	if _, err := api.New(mux, store, cat, api.Config{
 		Tokens:    api.Tokens{b.tokA: b.coA, b.tokB: b.coB},
 		Rules:     webhook.Rules{KnownEvent: cat.Known, CheckURL: netguard.New(nil).CheckURL},
 		Inspector: inspect.New(n.JS, shared, reasonShards),
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	b.url = srv.URL

@@ -29,6 +29,12 @@ type full struct {
 
 func setupFull(t *testing.T) *full {
 	t.Helper()
+	return setupFullConfig(t, func(*api.Config) {})
+}
+
+// setupFullConfig is setupFull with changes to the API's configuration.
+func setupFullConfig(t *testing.T, change func(*api.Config)) *full {
+	t.Helper()
 	f := &full{errors: &errorCount{}}
 	f.bundle = setupConfig(t, registry.StoreConfig{}, func(n *testenv.NATS, cfg *api.Config) {
 		pub, err := publish.New(n.Conn)
@@ -43,6 +49,7 @@ func setupFull(t *testing.T) *full {
 		cfg.Inspector = inspect.New(n.JS, state.NewMemory(state.BreakerPolicy{}), 1)
 		cfg.Events, cfg.Backfiller = pub, backfiller
 		cfg.Logger = slog.New(f.errors)
+		change(cfg)
 	})
 	return f
 }

@@ -4,18 +4,20 @@
 package app
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bluehq/webhooks/internal/api"
 	"github.com/bluehq/webhooks/internal/delivery"
+	"github.com/bluehq/webhooks/internal/dispatch"
+	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/ingest"
 	"github.com/bluehq/webhooks/internal/netguard"
 	"github.com/bluehq/webhooks/internal/portal"
@@ -23,6 +25,7 @@ import (
 	"github.com/bluehq/webhooks/internal/seal"
 	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/telemetry"
+	"github.com/bluehq/webhooks/internal/webhook"
 	"github.com/bluehq/webhooks/pkg/publish"
 )
 
@@ -107,245 +110,194 @@ type Config struct {
 // Getenv reads one variable; os.Getenv in main, a map in tests.
 type Getenv func(string) string
 
-// LoadConfig reads the environment. Errors name the variable at fault.
+// LoadConfig reads the environment: each variable that is set into its
+// field, then WithDefaults for the others, then validate. Errors name the
+// variable at fault.
 func LoadConfig(getenv Getenv) (Config, error) {
 	c := Config{
-		NatsURL:       getenv("NATS_URL"),
-		RedisURL:      getenv("REDIS_URL"),
-		DataDir:       or(getenv("DATA_DIR"), "./data"),
-		NatsListen:    getenv("NATS_LISTEN"),
-		APIAddr:       or(getenv("API_ADDR"), "127.0.0.1:8080"),
-		PublisherAddr: or(getenv("PUBLISHER_ADDR"), "127.0.0.1:8081"),
-		OpsAddr:       or(getenv("OPS_ADDR"), "127.0.0.1:0"),
-		PprofAddr:     getenv("PPROF_ADDR"),
-		Production:    strings.EqualFold(getenv("WEBHOOKS_ENV"), "production"),
-		Stream:        stream.DefaultConfig(),
+		// Settings whose zero value is a setting of its own (a switch that
+		// is on by default; no overlap, the old secret ending at once) start
+		// at their defaults here: WithDefaults cannot tell them from unset.
+		RotationOverlap: webhook.DefaultRotationOverlap,
+		SendTraceparent: true,
+		LocalHandoff:    true,
+		RemoteHandoff:   true,
+		Getenv:          getenv,
 	}
-	var err error
-	fail := func(name string, e error) error { return fmt.Errorf("%s: %w", name, e) }
-
-	if err := checkNatsURL(c.NatsURL); err != nil {
-		return c, fail("NATS_URL", err)
-	}
-	c.RedisKeyPrefix = getenv("REDIS_KEY_PREFIX")
-
-	if c.APITokens, err = api.ParseTokens(getenv("WEBHOOKS_API_TOKENS")); err != nil {
-		return c, fail("WEBHOOKS_API_TOKENS", err)
-	}
-	if c.IngestTokens, err = ingest.ParseTokens(getenv("WEBHOOKS_INGEST_TOKENS")); err != nil {
-		return c, fail("WEBHOOKS_INGEST_TOKENS", err)
-	}
-	if k := getenv("WEBHOOKS_SECRET_KEY"); k != "" {
-		if c.SecretKey, err = seal.ParseKey(k); err != nil {
-			return c, fail("WEBHOOKS_SECRET_KEY", fmt.Errorf("%w (generate one with: openssl rand -base64 32)", err))
+	r := &envReader{getenv: getenv}
+	c.NatsURL = r.str("NATS_URL")
+	c.RedisURL = r.str("REDIS_URL")
+	c.DataDir = r.str("DATA_DIR")
+	c.NatsListen = r.str("NATS_LISTEN")
+	c.APIAddr = r.str("API_ADDR")
+	c.PublisherAddr = r.str("PUBLISHER_ADDR")
+	c.OpsAddr = r.str("OPS_ADDR")
+	c.PprofAddr = r.str("PPROF_ADDR")
+	c.Production = strings.EqualFold(r.str("WEBHOOKS_ENV"), "production")
+	c.RedisKeyPrefix = r.str("REDIS_KEY_PREFIX")
+	r.parse("WEBHOOKS_API_TOKENS", func(v string) (err error) { c.APITokens, err = api.ParseTokens(v); return err })
+	r.parse("WEBHOOKS_INGEST_TOKENS", func(v string) (err error) { c.IngestTokens, err = ingest.ParseTokens(v); return err })
+	r.parse("WEBHOOKS_SECRET_KEY", func(v string) (err error) {
+		if c.SecretKey, err = seal.ParseKey(v); err != nil {
+			return fmt.Errorf("%w (generate one with: openssl rand -base64 32)", err)
 		}
+		return nil
+	})
+	r.int64("MAX_EVENT_BYTES", &c.MaxEventBytes)
+	r.int("WEBHOOKS_PER_COMPANY_LIMIT", &c.WebhookLimit)
+	r.duration("DELIVERY_TIMEOUT", &c.DeliveryTimeout)
+	r.int64("DELIVERY_MAX_RESPONSE_HEADER_BYTES", &c.DeliveryMaxHeaderBytes)
+	r.parse("DELIVERY_RETRY_SCHEDULE", func(v string) (err error) { c.RetrySchedule, err = retry.ParseSchedule(v); return err })
+	r.parse("DELIVERY_ALLOWED_CIDRS", func(v string) (err error) { c.AllowedCIDRs, err = netguard.ParseCIDRs(v); return err })
+	r.int("DELIVERY_MAX_IN_FLIGHT", &c.MaxInFlight)
+	r.int("DELIVERY_ENDPOINT_CONCURRENCY", &c.EndpointConcurrency)
+	var rate int64
+	r.intOrZero("DELIVERY_ENDPOINT_RATE", &rate)
+	c.EndpointRate = float64(rate)
+	r.duration("DELIVERY_DISABLE_AFTER", &c.DisableAfter)
+	r.durationOrZero("WEBHOOKS_ROTATION_OVERLAP", &c.RotationOverlap)
+	r.int("DISPATCH_WORKERS", &c.Workers)
+	r.int("DELIVERY_SHARDS", &c.Stream.Shards)
+	r.int("STREAM_REPLICAS", &c.Stream.Replicas)
+	r.parse("NATS_SYNC", func(v string) (err error) { c.NatsSync, err = stream.ParseSync(v); return err })
+	r.duration("EVENTS_MAX_AGE", &c.Stream.EventsMaxAge)
+	r.duration("ATTEMPTS_MAX_AGE", &c.Stream.AttemptsMaxAge)
+	r.duration("ACK_WAIT", &c.Stream.AckWait)
+	r.duration("PUBLISH_WAIT", &c.PublishWait)
+	r.duration("HTTP_READ_TIMEOUT", &c.HTTP.ReadTimeout)
+	r.duration("HTTP_WRITE_TIMEOUT", &c.HTTP.WriteTimeout)
+	r.duration("HTTP_IDLE_TIMEOUT", &c.HTTP.IdleTimeout)
+	r.int("HTTP_MAX_HEADER_BYTES", &c.HTTP.MaxHeaderBytes)
+	r.int("HTTP_MAX_CONNS", &c.HTTP.MaxConns)
+	r.bool("DELIVERY_TRACEPARENT", &c.SendTraceparent)
+	r.bool("DELIVERY_LOCAL_HANDOFF", &c.LocalHandoff)
+	r.bool("DELIVERY_REMOTE_HANDOFF", &c.RemoteHandoff)
+	r.duration("PORTAL_LINK_TTL", &c.PortalLinkTTL)
+	r.duration("PORTAL_SESSION_TTL", &c.PortalSessionTTL)
+	r.parse("PORTAL_FRAME_ANCESTORS", func(v string) (err error) { c.PortalFrameAncestors, err = portal.ParseFrameAncestors(v); return err })
+	r.parse("PORTAL_URL", func(v string) (err error) { c.PortalURL, err = portal.ParseBaseURL(v); return err })
+	level := slog.LevelInfo
+	r.parse("LOG_LEVEL", func(v string) (err error) { level, err = telemetry.ParseLevel(v); return err })
+	if r.err != nil {
+		return c, r.err
+	}
+	c.Logger = newLogger(level)
+	c = c.WithDefaults()
+	return c, c.validate()
+}
+
+// WithDefaults returns c with each zero field set to its default (the
+// defaults the README's configuration table lists). Outside production, no
+// secret key and no API token mean the development ones. A field whose
+// zero value is a setting of its own (the switches, RotationOverlap) is
+// left as it is: LoadConfig starts it at its default.
+func (c Config) WithDefaults() Config {
+	c.DataDir = cmp.Or(c.DataDir, "./data")
+	c.APIAddr = cmp.Or(c.APIAddr, "127.0.0.1:8080")
+	c.PublisherAddr = cmp.Or(c.PublisherAddr, "127.0.0.1:8081")
+	c.OpsAddr = cmp.Or(c.OpsAddr, "127.0.0.1:0")
+	if !c.Production {
+		if c.SecretKey == nil {
+			c.SecretKey = seal.DevKey
+		}
+		if len(c.APITokens) == 0 {
+			c.APITokens = api.Tokens{DevAPIToken: DevCompany}
+		}
+	}
+	c.MaxEventBytes = cmp.Or(c.MaxEventBytes, event.DefaultMaxBytes)
+	c.WebhookLimit = cmp.Or(c.WebhookLimit, 100)
+	c.PublishWait = cmp.Or(c.PublishWait, publish.DefaultWait)
+	c.HTTP = c.HTTP.withDefaults(c.PublishWait)
+	c.DeliveryTimeout = cmp.Or(c.DeliveryTimeout, 7*time.Second)
+	c.DeliveryMaxHeaderBytes = cmp.Or(c.DeliveryMaxHeaderBytes, delivery.DefaultMaxHeaderBytes)
+	if c.RetrySchedule == nil {
+		c.RetrySchedule = retry.DefaultDelays()
+	}
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 1024)
+	c.Workers = cmp.Or(c.Workers, dispatch.DefaultWorkers)
+	c.EndpointConcurrency = cmp.Or(c.EndpointConcurrency, webhook.DefaultConcurrency)
+	c.DisableAfter = cmp.Or(c.DisableAfter, 72*time.Hour)
+	c.PortalLinkTTL = cmp.Or(c.PortalLinkTTL, 5*time.Minute)
+	c.PortalSessionTTL = cmp.Or(c.PortalSessionTTL, time.Hour)
+	c.Stream = c.Stream.WithDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Service = cmp.Or(c.Service, "webhookd")
+	return c
+}
+
+// validate refuses, naming the variable that sets it, the first value out
+// of its bounds, and what production requires and does not have.
+func (c Config) validate() error {
+	if err := checkNatsURL(c.NatsURL); err != nil {
+		return fmt.Errorf("NATS_URL: %w", err)
 	}
 	if c.Production {
 		switch {
 		case c.SecretKey == nil:
-			return c, errors.New("WEBHOOKS_SECRET_KEY: required when WEBHOOKS_ENV=production (generate one with: openssl rand -base64 32)")
+			return errors.New("WEBHOOKS_SECRET_KEY: required when WEBHOOKS_ENV=production (generate one with: openssl rand -base64 32)")
 		case len(c.APITokens) == 0:
-			return c, errors.New("WEBHOOKS_API_TOKENS: required when WEBHOOKS_ENV=production")
+			return errors.New("WEBHOOKS_API_TOKENS: required when WEBHOOKS_ENV=production")
 		case len(c.IngestTokens) == 0:
-			return c, errors.New("WEBHOOKS_INGEST_TOKENS: required when WEBHOOKS_ENV=production")
+			return errors.New("WEBHOOKS_INGEST_TOKENS: required when WEBHOOKS_ENV=production")
 		}
 	}
-	if c.SecretKey == nil {
-		c.SecretKey = seal.DevKey
+	if c.NatsURL != "" && c.NatsSync != (stream.Sync{}) {
+		return errors.New("NATS_SYNC: configures the embedded nats-server only, and NATS_URL is set; set sync_interval in the jetstream {} block of that server's configuration instead")
 	}
-	if len(c.APITokens) == 0 {
-		c.APITokens = api.Tokens{DevAPIToken: DevCompany}
-	}
-	if c.MaxEventBytes, err = intVar(getenv, "MAX_EVENT_BYTES", 256<<10, 1024, 8<<20); err != nil {
-		return c, err
-	}
-	limit, err := intVar(getenv, "WEBHOOKS_PER_COMPANY_LIMIT", 100, 1, 100000)
-	if err != nil {
-		return c, err
-	}
-	c.WebhookLimit = int(limit)
-	if c.DeliveryTimeout, err = durationVar(getenv, "DELIVERY_TIMEOUT", 7*time.Second, 100*time.Millisecond, 60*time.Second); err != nil {
-		return c, err
-	}
-	if c.DeliveryMaxHeaderBytes, err = intVar(getenv, "DELIVERY_MAX_RESPONSE_HEADER_BYTES", delivery.DefaultMaxHeaderBytes, 4<<10, 10<<20); err != nil {
-		return c, err
-	}
-	if c.RetrySchedule, err = retry.ParseSchedule(or(getenv("DELIVERY_RETRY_SCHEDULE"), retry.DefaultSchedule)); err != nil {
-		return c, fail("DELIVERY_RETRY_SCHEDULE", err)
-	}
-	if c.AllowedCIDRs, err = netguard.ParseCIDRs(getenv("DELIVERY_ALLOWED_CIDRS")); err != nil {
-		return c, fail("DELIVERY_ALLOWED_CIDRS", err)
-	}
-	inflight, err := intVar(getenv, "DELIVERY_MAX_IN_FLIGHT", 1024, 1, 65536)
-	if err != nil {
-		return c, err
-	}
-	c.MaxInFlight = int(inflight)
-	conc, err := intVar(getenv, "DELIVERY_ENDPOINT_CONCURRENCY", 32, 1, 10000)
-	if err != nil {
-		return c, err
-	}
-	c.EndpointConcurrency = int(conc)
-	rate, err := intVar(getenv, "DELIVERY_ENDPOINT_RATE", 0, 0, 1000000)
-	if err != nil {
-		return c, err
-	}
-	c.EndpointRate = float64(rate)
-	if c.DisableAfter, err = durationVar(getenv, "DELIVERY_DISABLE_AFTER", 72*time.Hour, time.Second, 365*24*time.Hour); err != nil {
-		return c, err
-	}
-	if c.RotationOverlap, err = durationVar(getenv, "WEBHOOKS_ROTATION_OVERLAP", 24*time.Hour, 0, 7*24*time.Hour); err != nil {
-		return c, err
-	}
-	workers, err := intVar(getenv, "DISPATCH_WORKERS", 64, 1, 4096)
-	if err != nil {
-		return c, err
-	}
-	c.Workers = int(workers)
-	shards, err := intVar(getenv, "DELIVERY_SHARDS", 16, 1, 1024)
-	if err != nil {
-		return c, err
-	}
-	c.Stream.Shards = int(shards)
-	replicas, err := intVar(getenv, "STREAM_REPLICAS", 1, 1, 5)
-	if err != nil {
-		return c, err
-	}
-	c.Stream.Replicas = int(replicas)
-	if c.NatsSync, err = stream.ParseSync(getenv("NATS_SYNC")); err != nil {
-		return c, fail("NATS_SYNC", err)
-	}
-	if c.NatsURL != "" && getenv("NATS_SYNC") != "" {
-		return c, errors.New("NATS_SYNC: configures the embedded nats-server only, and NATS_URL is set; set sync_interval in the jetstream {} block of that server's configuration instead")
-	}
-	// At least the 10 min deduplication window of event ids.
-	if c.Stream.EventsMaxAge, err = durationVar(getenv, "EVENTS_MAX_AGE", 7*24*time.Hour, 10*time.Minute, 365*24*time.Hour); err != nil {
-		return c, err
-	}
-	if c.Stream.AttemptsMaxAge, err = durationVar(getenv, "ATTEMPTS_MAX_AGE", 7*24*time.Hour, time.Minute, 365*24*time.Hour); err != nil {
-		return c, err
-	}
-	if c.Stream.AckWait, err = durationVar(getenv, "ACK_WAIT", stream.DefaultConfig().AckWait, time.Second, time.Hour); err != nil {
-		return c, err
-	}
-	if c.PublishWait, err = durationVar(getenv, "PUBLISH_WAIT", publish.DefaultWait, time.Second, 5*time.Minute); err != nil {
-		return c, err
-	}
-	if c.HTTP, err = loadHTTPLimits(getenv, c.PublishWait); err != nil {
-		return c, err
-	}
-	if c.SendTraceparent, err = boolVar(getenv, "DELIVERY_TRACEPARENT", true); err != nil {
-		return c, err
-	}
-	if c.LocalHandoff, err = boolVar(getenv, "DELIVERY_LOCAL_HANDOFF", true); err != nil {
-		return c, err
-	}
-	if c.RemoteHandoff, err = boolVar(getenv, "DELIVERY_REMOTE_HANDOFF", true); err != nil {
-		return c, err
-	}
-	if c.PortalLinkTTL, err = durationVar(getenv, "PORTAL_LINK_TTL", 5*time.Minute, 10*time.Second, time.Hour); err != nil {
-		return c, err
-	}
-	if c.PortalSessionTTL, err = durationVar(getenv, "PORTAL_SESSION_TTL", time.Hour, api.MinSessionTTL, api.MaxSessionTTL); err != nil {
-		return c, err
-	}
-	if c.PortalFrameAncestors, err = portal.ParseFrameAncestors(getenv("PORTAL_FRAME_ANCESTORS")); err != nil {
-		return c, fail("PORTAL_FRAME_ANCESTORS", err)
-	}
-	if c.PortalURL, err = portal.ParseBaseURL(getenv("PORTAL_URL")); err != nil {
-		return c, fail("PORTAL_URL", err)
-	}
-	c.Getenv = getenv
-	c.Service = "webhookd"
-	if c.Logger, err = newLogger(getenv("LOG_LEVEL")); err != nil {
-		return c, fail("LOG_LEVEL", err)
-	}
-	return c, nil
+	return cmp.Or(
+		between("MAX_EVENT_BYTES", c.MaxEventBytes, 1024, 8<<20),
+		between("WEBHOOKS_PER_COMPANY_LIMIT", c.WebhookLimit, 1, 100000),
+		within("DELIVERY_TIMEOUT", c.DeliveryTimeout, 100*time.Millisecond, time.Minute),
+		between("DELIVERY_MAX_RESPONSE_HEADER_BYTES", c.DeliveryMaxHeaderBytes, 4<<10, 10<<20),
+		between("DELIVERY_MAX_IN_FLIGHT", c.MaxInFlight, 1, 65536),
+		between("DELIVERY_ENDPOINT_CONCURRENCY", c.EndpointConcurrency, 1, 10000),
+		checkRate("DELIVERY_ENDPOINT_RATE", c.EndpointRate),
+		within("DELIVERY_DISABLE_AFTER", c.DisableAfter, time.Second, 365*24*time.Hour),
+		within("WEBHOOKS_ROTATION_OVERLAP", c.RotationOverlap, 0, webhook.MaxRotationOverlap),
+		between("DISPATCH_WORKERS", c.Workers, 1, 4096),
+		between("DELIVERY_SHARDS", c.Stream.Shards, 1, stream.MaxShards),
+		between("STREAM_REPLICAS", c.Stream.Replicas, 1, stream.MaxReplicas),
+		// At least the deduplication window of event ids.
+		within("EVENTS_MAX_AGE", c.Stream.EventsMaxAge, stream.DefaultDuplicateWindow, 365*24*time.Hour),
+		within("ATTEMPTS_MAX_AGE", c.Stream.AttemptsMaxAge, time.Minute, 365*24*time.Hour),
+		within("ACK_WAIT", c.Stream.AckWait, time.Second, time.Hour),
+		within("PUBLISH_WAIT", c.PublishWait, time.Second, 5*time.Minute),
+		c.HTTP.validate(c.PublishWait),
+		within("PORTAL_LINK_TTL", c.PortalLinkTTL, 10*time.Second, time.Hour),
+		within("PORTAL_SESSION_TTL", c.PortalSessionTTL, api.MinSessionTTL, api.MaxSessionTTL),
+	)
 }
 
-// loadHTTPLimits reads the HTTP_* limits. The read timeout lets a 256 KiB
-// body (MAX_EVENT_BYTES) arrive at 10 KB/s; the write timeout, unless set,
-// covers that read, a publish held for publishWait and 20 s to answer, and
-// when set must cover the first two.
-func loadHTTPLimits(getenv Getenv, publishWait time.Duration) (HTTPLimits, error) {
-	var l HTTPLimits
-	var err error
-	if l.ReadTimeout, err = durationVar(getenv, "HTTP_READ_TIMEOUT", 30*time.Second, 100*time.Millisecond, time.Hour); err != nil {
-		return l, err
+// between refuses an integer of variable name outside lo..hi.
+func between[N int | int64](name string, n, lo, hi N) error {
+	if n < lo || n > hi {
+		return fmt.Errorf("%s: %d must be an integer between %d and %d", name, n, lo, hi)
 	}
-	if l.WriteTimeout, err = durationVar(getenv, "HTTP_WRITE_TIMEOUT", l.ReadTimeout+publishWait+20*time.Second, 100*time.Millisecond, 2*time.Hour); err != nil {
-		return l, err
+	return nil
+}
+
+// checkRate refuses a rate of variable name (per second) outside 0 (no
+// limit) to webhook.MaxRateLimit.
+func checkRate(name string, rate float64) error {
+	if rate < 0 || rate > webhook.MaxRateLimit {
+		return fmt.Errorf("%s: %g must be a number between 0 and %d", name, rate, int64(webhook.MaxRateLimit))
 	}
-	if least := l.ReadTimeout + publishWait; l.WriteTimeout <= least {
-		return l, fmt.Errorf("HTTP_WRITE_TIMEOUT: %s must be longer than HTTP_READ_TIMEOUT + PUBLISH_WAIT (%s), or an ingest request that is read slowly and then held for a publish is cut off before it is answered", l.WriteTimeout, least)
+	return nil
+}
+
+// within refuses a duration of variable name outside lo..hi.
+func within(name string, d, lo, hi time.Duration) error {
+	if d < lo || d > hi {
+		return fmt.Errorf("%s: %s must be a duration like 7s between %s and %s", name, d, lo, hi)
 	}
-	if l.IdleTimeout, err = durationVar(getenv, "HTTP_IDLE_TIMEOUT", 120*time.Second, 100*time.Millisecond, time.Hour); err != nil {
-		return l, err
-	}
-	headers, err := intVar(getenv, "HTTP_MAX_HEADER_BYTES", 64<<10, 4<<10, 1<<20)
-	if err != nil {
-		return l, err
-	}
-	l.MaxHeaderBytes = int(headers)
-	conns, err := intVar(getenv, "HTTP_MAX_CONNS", 1024, 1, 1000000)
-	if err != nil {
-		return l, err
-	}
-	l.MaxConns = int(conns)
-	return l, nil
+	return nil
 }
 
 // EmbeddedStoreDir is where the embedded nats-server keeps its data.
 func (c Config) EmbeddedStoreDir() string { return filepath.Join(c.DataDir, "nats") }
 
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-func intVar(getenv Getenv, name string, def, lo, hi int64) (int64, error) {
-	v := getenv(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("%s: %q must be an integer between %d and %d", name, v, lo, hi)
-	}
-	return n, nil
-}
-
-func boolVar(getenv Getenv, name string, def bool) (bool, error) {
-	switch v := strings.ToLower(getenv(name)); v {
-	case "":
-		return def, nil
-	case "true", "1", "yes":
-		return true, nil
-	case "false", "0", "no":
-		return false, nil
-	default:
-		return false, fmt.Errorf("%s: %q must be true or false", name, v)
-	}
-}
-
-func durationVar(getenv Getenv, name string, def, lo, hi time.Duration) (time.Duration, error) {
-	v := getenv(name)
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		return 0, fmt.Errorf("%s: %q must be a duration like 7s between %s and %s", name, v, lo, hi)
-	}
-	return d, nil
-}
-
-func newLogger(level string) (*slog.Logger, error) {
-	l, err := telemetry.ParseLevel(level)
-	if err != nil {
-		return nil, err
-	}
-	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))), nil
+func newLogger(level slog.Level) *slog.Logger {
+	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,31 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{name: "idle timeout zero", env: map[string]string{"HTTP_IDLE_TIMEOUT": "0s"}, want: "HTTP_IDLE_TIMEOUT"},
 		{name: "header limit too small", env: map[string]string{"HTTP_MAX_HEADER_BYTES": "100"}, want: "HTTP_MAX_HEADER_BYTES"},
 		{name: "no connections", env: map[string]string{"HTTP_MAX_CONNS": "0"}, want: "HTTP_MAX_CONNS"},
+		{name: "negative connections", env: map[string]string{"HTTP_MAX_CONNS": "-1"}, want: "HTTP_MAX_CONNS: -1 must be an integer between 1 and 1000000"},
+		{name: "write timeout zero", env: map[string]string{"HTTP_WRITE_TIMEOUT": "0s"}, want: "HTTP_WRITE_TIMEOUT"},
+		{name: "write timeout above its bound", env: map[string]string{"HTTP_WRITE_TIMEOUT": "3h"}, want: "HTTP_WRITE_TIMEOUT"},
+		{name: "negative in-flight attempts", env: map[string]string{"DELIVERY_MAX_IN_FLIGHT": "-5"}, want: "DELIVERY_MAX_IN_FLIGHT: -5 must be an integer between 1 and 65536"},
+		{name: "no in-flight attempts", env: map[string]string{"DELIVERY_MAX_IN_FLIGHT": "0"}, want: "DELIVERY_MAX_IN_FLIGHT"},
+		{name: "in-flight attempts not a number", env: map[string]string{"DELIVERY_MAX_IN_FLIGHT": "many"}, want: "DELIVERY_MAX_IN_FLIGHT"},
+		{name: "negative workers", env: map[string]string{"DISPATCH_WORKERS": "-5"}, want: "DISPATCH_WORKERS"},
+		{name: "too many workers", env: map[string]string{"DISPATCH_WORKERS": "5000"}, want: "DISPATCH_WORKERS"},
+		{name: "event bound too small", env: map[string]string{"MAX_EVENT_BYTES": "100"}, want: "MAX_EVENT_BYTES"},
+		{name: "event bound zero", env: map[string]string{"MAX_EVENT_BYTES": "0"}, want: "MAX_EVENT_BYTES"},
+		{name: "no webhooks per company", env: map[string]string{"WEBHOOKS_PER_COMPANY_LIMIT": "0"}, want: "WEBHOOKS_PER_COMPANY_LIMIT"},
+		{name: "timeout zero", env: map[string]string{"DELIVERY_TIMEOUT": "0s"}, want: "DELIVERY_TIMEOUT"},
+		{name: "timeout above its bound", env: map[string]string{"DELIVERY_TIMEOUT": "2m"}, want: "DELIVERY_TIMEOUT"},
+		{name: "negative endpoint concurrency", env: map[string]string{"DELIVERY_ENDPOINT_CONCURRENCY": "-1"}, want: "DELIVERY_ENDPOINT_CONCURRENCY"},
+		{name: "negative endpoint rate", env: map[string]string{"DELIVERY_ENDPOINT_RATE": "-1"}, want: "DELIVERY_ENDPOINT_RATE"},
+		{name: "endpoint rate above its bound", env: map[string]string{"DELIVERY_ENDPOINT_RATE": "1000001"}, want: "DELIVERY_ENDPOINT_RATE"},
+		{name: "disable at once", env: map[string]string{"DELIVERY_DISABLE_AFTER": "0s"}, want: "DELIVERY_DISABLE_AFTER"},
+		{name: "negative rotation overlap", env: map[string]string{"WEBHOOKS_ROTATION_OVERLAP": "-1s"}, want: "WEBHOOKS_ROTATION_OVERLAP"},
+		{name: "rotation overlap above its bound", env: map[string]string{"WEBHOOKS_ROTATION_OVERLAP": "169h"}, want: "WEBHOOKS_ROTATION_OVERLAP"},
+		{name: "negative shards", env: map[string]string{"DELIVERY_SHARDS": "-16"}, want: "DELIVERY_SHARDS"},
+		{name: "attempts kept under a minute", env: map[string]string{"ATTEMPTS_MAX_AGE": "30s"}, want: "ATTEMPTS_MAX_AGE"},
+		{name: "ack wait zero", env: map[string]string{"ACK_WAIT": "0s"}, want: "ACK_WAIT"},
+		{name: "negative publish wait", env: map[string]string{"PUBLISH_WAIT": "-10s"}, want: "PUBLISH_WAIT"},
+		{name: "portal link ttl zero", env: map[string]string{"PORTAL_LINK_TTL": "0s"}, want: "PORTAL_LINK_TTL"},
+		{name: "negative portal session ttl", env: map[string]string{"PORTAL_SESSION_TTL": "-1h"}, want: "PORTAL_SESSION_TTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +112,41 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 				t.Errorf("the error shows a token: %v", err)
 			}
 		})
+	}
+}
+
+// A value that is a setting of its own is kept, not replaced by a default.
+func TestLoadConfigKeepsMeaningfulZeros(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(env(map[string]string{
+		"WEBHOOKS_ROTATION_OVERLAP": "0s", "DELIVERY_ENDPOINT_RATE": "0",
+		"DELIVERY_TRACEPARENT": "false", "DELIVERY_LOCAL_HANDOFF": "false", "DELIVERY_REMOTE_HANDOFF": "false",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RotationOverlap != 0 || c.EndpointRate != 0 || c.SendTraceparent || c.LocalHandoff || c.RemoteHandoff {
+		t.Errorf("overlap %s, rate %g, traceparent %t, local handoff %t, remote handoff %t; want 0s, 0 and every switch off",
+			c.RotationOverlap, c.EndpointRate, c.SendTraceparent, c.LocalHandoff, c.RemoteHandoff)
+	}
+}
+
+// LoadConfig of an empty environment is WithDefaults of an empty Config
+// but for what LoadConfig starts at its defaults, so that the defaults are
+// written once.
+func TestWithDefaultsIsWhatLoadConfigFills(t *testing.T) {
+	t.Parallel()
+	loaded, err := LoadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filled := Config{RotationOverlap: loaded.RotationOverlap, SendTraceparent: true, LocalHandoff: true, RemoteHandoff: true}.WithDefaults()
+	loaded.Logger, loaded.Getenv, filled.Logger = nil, nil, nil
+	if !reflect.DeepEqual(loaded, filled) {
+		t.Errorf("LoadConfig of nothing\n%+v\nWithDefaults of nothing\n%+v", loaded, filled)
+	}
+	if err := filled.validate(); err != nil {
+		t.Errorf("the defaults do not validate: %v", err)
 	}
 }
 

@@ -29,8 +29,12 @@ func portalSessions(ctx context.Context, js jetstream.JetStream, cfg Config) (*p
 // mountPortal serves the customer portal (/portal/) and the API reference
 // (/docs) beside the API, acting through its operations.
 func mountPortal(mux *http.ServeMux, server *api.Server, sessions *portal.Sessions, js jetstream.JetStream, inspector *inspect.Inspector, cfg Config, log *slog.Logger) error {
+	history, err := inspect.NewHistory(js, inspect.HistoryConfig{})
+	if err != nil {
+		return err
+	}
 	p, err := portal.New(portal.Config{
-		API: server, Sessions: sessions, History: inspect.NewHistory(js, inspect.HistoryConfig{}), Inspector: inspector,
+		API: server, Sessions: sessions, History: history, Inspector: inspector,
 		FrameAncestors: cfg.PortalFrameAncestors, BaseURL: cfg.PortalURL, Logger: log,
 	})
 	if err != nil {

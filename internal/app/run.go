@@ -256,7 +256,7 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			return err
 		}
 		inspector := inspect.New(js, shared, cfg.Stream.Shards)
-		server := api.New(mux, store, publisher.Catalogue(), api.Config{
+		server, err := api.New(mux, store, publisher.Catalogue(), api.Config{
 			Tokens:          cfg.APITokens,
 			Rules:           rules,
 			Logger:          log,
@@ -267,6 +267,9 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 			RotationOverlap: cfg.RotationOverlap,
 			Portal:          sessions,
 		})
+		if err != nil {
+			return err
+		}
 		if err := mountPortal(mux, server, sessions, js, inspector, cfg, log); err != nil {
 			return err
 		}
@@ -279,7 +282,11 @@ func Run(ctx context.Context, cfg Config, roles Roles) error {
 		if !roles.API {
 			ops(mux)
 		}
-		ingest.New(publisher, ingest.Config{Tokens: cfg.IngestTokens, MaxBody: cfg.MaxEventBytes, Logger: log, Tracer: tracer("ingest")}).Register(mux)
+		events, err := ingest.New(publisher, ingest.Config{Tokens: cfg.IngestTokens, MaxBody: cfg.MaxEventBytes, Logger: log, Tracer: tracer("ingest")})
+		if err != nil {
+			return err
+		}
+		events.Register(mux)
 		if len(cfg.IngestTokens) == 0 {
 			log.Warn("WEBHOOKS_INGEST_TOKENS is empty: anyone who reaches PUBLISHER_ADDR can publish (development only)")
 		}

@@ -12,6 +12,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,15 +61,16 @@ type Handoff interface {
 	Take(j *job.Job, msg *nats.Msg, settle func(error)) bool
 }
 
-// Config configures a Dispatcher.
+// Config configures a Dispatcher. A zero field takes its default (see
+// WithDefaults) but Shards, which must match the topology.
 type Config struct {
 	Shards  int // delivery shards (must match the topology)
-	Workers int // events handled concurrently
+	Workers int // events handled concurrently (DefaultWorkers)
 	// Handoff, when set, is offered every job before it is published.
 	Handoff Handoff
 	// SettleWait bounds how long Run waits at stop for the events whose
-	// jobs Handoff still holds (0: 10s); those not settled by then are
-	// left unacked, for redelivery.
+	// jobs Handoff still holds (DefaultSettleWait); those not settled by
+	// then are left unacked, for redelivery.
 	SettleWait time.Duration
 	// Publisher stores the jobs (nil: the JetStream given to New). Give it
 	// a publish-ack timeout of about 2*stream.Resend: Store sends a job
@@ -76,16 +78,53 @@ type Config struct {
 	Publisher Publisher
 	// StoreWait is how long an event's jobs may take to be stored, across
 	// a DELIVERIES leader election, before the event is left for
-	// redelivery (0: 15s).
+	// redelivery (DefaultStoreWait).
 	StoreWait time.Duration
 	// Heartbeat is how often an event still being dispatched is reported
 	// in progress, so that it is not redelivered while its jobs are
 	// stored or delivered (0: never; keep it well below the consumer's
 	// AckWait).
 	Heartbeat time.Duration
-	Logger    *slog.Logger
+	Logger    *slog.Logger // discard
 	Metrics   Metrics
-	Tracer    trace.Tracer // nil: no spans
+	Tracer    trace.Tracer // no spans
+}
+
+// Defaults of Config.
+const (
+	DefaultWorkers    = 64
+	DefaultSettleWait = 10 * time.Second
+	DefaultStoreWait  = 15 * time.Second
+)
+
+// WithDefaults returns c with each zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.Workers = cmp.Or(c.Workers, DefaultWorkers)
+	c.SettleWait = cmp.Or(c.SettleWait, DefaultSettleWait)
+	c.StoreWait = cmp.Or(c.StoreWait, DefaultStoreWait)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Shards < 1:
+		return fmt.Errorf("dispatch: Config.Shards must be at least 1, got %d", c.Shards)
+	case c.Workers < 1:
+		return fmt.Errorf("dispatch: Config.Workers must be at least 1, got %d", c.Workers)
+	case c.SettleWait < 0:
+		return fmt.Errorf("dispatch: Config.SettleWait must not be negative, got %s", c.SettleWait)
+	case c.StoreWait < 0:
+		return fmt.Errorf("dispatch: Config.StoreWait must not be negative, got %s", c.StoreWait)
+	case c.Heartbeat < 0:
+		return fmt.Errorf("dispatch: Config.Heartbeat must not be negative, got %s", c.Heartbeat)
+	}
+	return nil
 }
 
 // Metrics receives the dispatcher's counts; nil fields are skipped.
@@ -108,25 +147,12 @@ type Dispatcher struct {
 	settled settledJobs
 }
 
-// New returns a Dispatcher.
+// New returns a Dispatcher. An error names the Config field that is out
+// of range.
 func New(js jetstream.JetStream, resolver Resolver, cfg Config) (*Dispatcher, error) {
-	if cfg.Shards < 1 {
-		return nil, errors.New("dispatch: Config.Shards must be at least 1")
-	}
-	if cfg.Workers < 1 {
-		cfg.Workers = 64
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Tracer == nil {
-		cfg.Tracer = noop.NewTracerProvider().Tracer("")
-	}
-	if cfg.SettleWait <= 0 {
-		cfg.SettleWait = 10 * time.Second
-	}
-	if cfg.StoreWait <= 0 {
-		cfg.StoreWait = 15 * time.Second
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	var pub Publisher = js
 	if cfg.Publisher != nil {

@@ -26,6 +26,11 @@ type Envelope struct {
 	PreviousValue json.RawMessage `json:"previousValue"`
 }
 
+// DefaultMaxBytes is the largest body of events the ingest takes unless
+// MAX_EVENT_BYTES says otherwise, and so the longest string of an event
+// that a filter's cost estimate assumes by default.
+const DefaultMaxBytes = 256 << 10
+
 // noProject is the subject token used for events without a project.
 const noProject = "_"
 

@@ -9,6 +9,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/ext"
 
+	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/registry"
 )
 
@@ -31,7 +32,7 @@ const (
 	// the event that a string function works on may be, unless
 	// WithMaxStringSize says otherwise: the default largest event
 	// (MAX_EVENT_BYTES).
-	DefaultMaxStringSize = 256 << 10
+	DefaultMaxStringSize = event.DefaultMaxBytes
 
 	// interruptCheckFrequency is how many comprehension iterations pass
 	// between two checks of the context in Program.MatchContext.

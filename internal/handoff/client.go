@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,23 +13,46 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/bluehq/webhooks/internal/dispatch"
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/stream"
 )
 
-// Config configures a Client.
+// Config configures a Client. A zero field takes its default (see
+// WithDefaults) but Publisher, which is required.
 type Config struct {
 	// Publisher stores the jobs no deliverer takes (see stream.Store).
 	Publisher stream.AsyncPublisher
-	// StoreWait bounds storing one of them (0: 15s).
+	// StoreWait bounds storing one of them: the dispatcher's own bound
+	// (dispatch.DefaultStoreWait), since these are its jobs.
 	StoreWait time.Duration
 	// Silence is how long an offered job may go unheard of (no answer, no
 	// Working) before it fails, its deliverer presumed dead; deliverers
-	// report Working three times within it (0: 5s).
+	// report Working three times within it (stream.DefaultAckWait: set it
+	// to the consumers' AckWait).
 	Silence time.Duration
 	// Refused, if set, is called for each job a deliverer refused or no
 	// deliverer was there to take.
 	Refused func()
+}
+
+// WithDefaults returns c with each zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.StoreWait = cmp.Or(c.StoreWait, dispatch.DefaultStoreWait)
+	c.Silence = cmp.Or(c.Silence, stream.DefaultAckWait)
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Publisher == nil:
+		return errors.New("handoff: Config.Publisher is required")
+	case c.StoreWait < 0:
+		return fmt.Errorf("handoff: Config.StoreWait must not be negative, got %s", c.StoreWait)
+	case c.Silence < 0:
+		return fmt.Errorf("handoff: Config.Silence must not be negative, got %s", c.Silence)
+	}
+	return nil
 }
 
 // ErrSilent fails a job whose deliverer stopped answering.
@@ -54,16 +78,12 @@ type pendingOffer struct {
 }
 
 // NewClient subscribes to the replies of nc's offers; Run expires the
-// offers whose deliverer went silent.
+// offers whose deliverer went silent. An error names the Config field that
+// is out of range.
 func NewClient(nc *nats.Conn, cfg Config) (*Client, error) {
-	if cfg.Publisher == nil {
-		return nil, errors.New("handoff: Config.Publisher is required")
-	}
-	if cfg.StoreWait <= 0 {
-		cfg.StoreWait = 15 * time.Second
-	}
-	if cfg.Silence <= 0 {
-		cfg.Silence = 5 * time.Second
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	c := &Client{nc: nc, cfg: cfg, prefix: nc.NewInbox() + ".", pending: make(map[string]*pendingOffer)}
 	sub, err := nc.Subscribe(c.prefix+"*", c.onAnswer)

@@ -34,15 +34,39 @@ type Publisher interface {
 	PublishChecked(ctx context.Context, events []event.Checked) ([]string, error)
 }
 
-// Config configures the handler.
+// Config configures the handler. A zero field takes its default (see
+// WithDefaults).
 type Config struct {
 	// Tokens are the bearer tokens allowed to publish, each for the company
 	// it is bound to; empty allows anyone (development only: production
 	// refuses to start without tokens).
-	Tokens  Tokens
-	MaxBody int64 // bytes; larger bodies get 413
-	Logger  *slog.Logger
-	Tracer  trace.Tracer // nil: no spans
+	Tokens Tokens
+	// MaxBody bounds a request body, in bytes; larger bodies get 413
+	// (event.DefaultMaxBytes).
+	MaxBody int64
+	Logger  *slog.Logger // discard
+	Tracer  trace.Tracer // no spans
+}
+
+// WithDefaults returns c with each zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.MaxBody == 0 {
+		c.MaxBody = event.DefaultMaxBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.MaxBody < 1 {
+		return fmt.Errorf("ingest: Config.MaxBody must be positive, got %d", c.MaxBody)
+	}
+	return nil
 }
 
 // Handler serves POST /v1/events.
@@ -52,18 +76,14 @@ type Handler struct {
 	log *slog.Logger
 }
 
-// New returns the ingest handler.
-func New(pub Publisher, cfg Config) *Handler {
-	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 256 << 10
+// New returns the ingest handler. An error names the Config field that is
+// out of range.
+func New(pub Publisher, cfg Config) (*Handler, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Tracer == nil {
-		cfg.Tracer = noop.NewTracerProvider().Tracer("")
-	}
-	return &Handler{pub: pub, cfg: cfg, log: cfg.Logger}
+	return &Handler{pub: pub, cfg: cfg, log: cfg.Logger}, nil
 }
 
 // Register adds the route to mux.

@@ -42,11 +42,48 @@ func setup(t *testing.T, cfg ingest.Config) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h, err := ingest.New(pub, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	ingest.New(pub, cfg).Register(mux)
+	h.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &bundle{url: srv.URL, events: events}
+}
+
+func newHandler(t *testing.T, pub ingest.Publisher, cfg ingest.Config) *ingest.Handler {
+	t.Helper()
+	h, err := ingest.New(pub, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// A value out of range is refused, naming the field, instead of being
+// replaced by the default.
+func TestConfigRefusesInvalidValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  ingest.Config
+		want string
+	}{
+		{name: "negative body bound", cfg: ingest.Config{MaxBody: -1}, want: "MaxBody"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := ingest.New(nil, tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New error = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+	if _, err := ingest.New(nil, ingest.Config{}); err != nil {
+		t.Errorf("the zero Config takes the defaults, got %v", err)
+	}
 }
 
 // post sends body to POST /v1/events with the given Authorization header
@@ -634,7 +671,7 @@ func TestPublishUnavailable(t *testing.T) {
 	if err := n.JS.DeleteStream(t.Context(), stream.Events); err != nil {
 		t.Fatal(err)
 	}
-	h := ingest.New(pub, ingest.Config{})
+	h := newHandler(t, pub, ingest.Config{})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/events", bytes.NewReader(mustJSON(t, envelope(testenv.ID("co")))))
@@ -678,7 +715,7 @@ func TestPublishHoldsUntilStored(t *testing.T) {
 	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/events", bytes.NewReader(mustJSON(t, e)))
 	rec := httptest.NewRecorder()
 	start := time.Now()
-	ingest.New(pub, ingest.Config{}).ServeHTTP(rec, req)
+	newHandler(t, pub, ingest.Config{}).ServeHTTP(rec, req)
 	if err := <-recreated; err != nil {
 		t.Fatalf("recreating EVENTS: %v", err)
 	}

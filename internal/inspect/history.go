@@ -2,9 +2,11 @@ package inspect
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"iter"
 	"slices"
 	"sync"
@@ -30,17 +32,50 @@ type History struct {
 	companies map[string]*companyLog
 }
 
-// HistoryConfig bounds a History.
+// HistoryConfig bounds a History. A zero field takes its default (see
+// WithDefaults).
 type HistoryConfig struct {
-	// Window is how far back it keeps deliveries and counts (24 h).
+	// Window is how far back it keeps deliveries and counts
+	// (DefaultWindow).
 	Window time.Duration
 	// MaxDeliveries bounds the deliveries kept per company (the newest);
-	// older ones are read from ATTEMPTS when asked for (50,000).
+	// older ones are read from ATTEMPTS when asked for
+	// (DefaultMaxDeliveries).
 	MaxDeliveries int
-	// Idle drops a company not read for this long (15 min).
+	// Idle drops a company not read for this long (DefaultIdle).
 	Idle time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
+}
+
+// Defaults of HistoryConfig.
+const (
+	DefaultWindow        = 24 * time.Hour
+	DefaultMaxDeliveries = 50000
+	DefaultIdle          = 15 * time.Minute
+)
+
+// WithDefaults returns c with each zero field set to its default.
+func (c HistoryConfig) WithDefaults() HistoryConfig {
+	c.Window = cmp.Or(c.Window, DefaultWindow)
+	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, DefaultMaxDeliveries)
+	c.Idle = cmp.Or(c.Idle, DefaultIdle)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c HistoryConfig) validate() error {
+	switch {
+	case c.Window < 0:
+		return fmt.Errorf("inspect: HistoryConfig.Window must not be negative, got %s", c.Window)
+	case c.MaxDeliveries < 0:
+		return fmt.Errorf("inspect: HistoryConfig.MaxDeliveries must not be negative, got %d", c.MaxDeliveries)
+	case c.Idle < 0:
+		return fmt.Errorf("inspect: HistoryConfig.Idle must not be negative, got %s", c.Idle)
+	}
+	return nil
 }
 
 // Bounds on how much of the log one refresh or one older lookup reads.
@@ -49,21 +84,14 @@ const (
 	olderScanLimit   = 200000
 )
 
-// NewHistory returns a History over the ATTEMPTS stream.
-func NewHistory(js jetstream.JetStream, cfg HistoryConfig) *History {
-	if cfg.Window <= 0 {
-		cfg.Window = 24 * time.Hour
+// NewHistory returns a History over the ATTEMPTS stream. An error names
+// the HistoryConfig field that is out of range.
+func NewHistory(js jetstream.JetStream, cfg HistoryConfig) (*History, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.MaxDeliveries <= 0 {
-		cfg.MaxDeliveries = 50000
-	}
-	if cfg.Idle <= 0 {
-		cfg.Idle = 15 * time.Minute
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &History{js: js, cfg: cfg, companies: map[string]*companyLog{}}
+	return &History{js: js, cfg: cfg, companies: map[string]*companyLog{}}, nil
 }
 
 // Delivery is one delivery as its attempts so far describe it.

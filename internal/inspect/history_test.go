@@ -5,17 +5,54 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bluehq/webhooks/internal/attempt"
 	"github.com/bluehq/webhooks/internal/inspect"
 	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/testenv"
 )
+
+func newHistory(t *testing.T, js jetstream.JetStream, cfg inspect.HistoryConfig) *inspect.History {
+	t.Helper()
+	h, err := inspect.NewHistory(js, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// A zero field takes its default; a value out of range is refused, naming
+// the field, instead of being replaced by the default.
+func TestHistoryConfig(t *testing.T) {
+	t.Parallel()
+	if got := (inspect.HistoryConfig{}).WithDefaults(); got.Window != inspect.DefaultWindow || got.MaxDeliveries != inspect.DefaultMaxDeliveries || got.Idle != inspect.DefaultIdle || got.Now == nil {
+		t.Errorf("WithDefaults = %+v", got)
+	}
+	tests := []struct {
+		name string
+		cfg  inspect.HistoryConfig
+		want string
+	}{
+		{name: "negative window", cfg: inspect.HistoryConfig{Window: -time.Hour}, want: "HistoryConfig.Window"},
+		{name: "negative deliveries", cfg: inspect.HistoryConfig{MaxDeliveries: -1}, want: "HistoryConfig.MaxDeliveries"},
+		{name: "negative idle", cfg: inspect.HistoryConfig{Idle: -time.Minute}, want: "HistoryConfig.Idle"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := inspect.NewHistory(nil, tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("NewHistory error = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
 
 // logAttempts writes records to ATTEMPTS as the deliverer does: one message
 // per webhook, its records as JSON lines.
@@ -72,7 +109,7 @@ func TestHistoryDeliveries(t *testing.T) {
 	n := testenv.StartNATS(t, 1)
 	company := testenv.ID("co")
 	now := time.Now().UTC()
-	h := inspect.NewHistory(n.JS, inspect.HistoryConfig{})
+	h := newHistory(t, n.JS, inspect.HistoryConfig{})
 	logAttempts(t, n, company,
 		rec("wh_a", "d1", 1, now.Add(-3*time.Minute), attempt.Retry, 5),
 		rec("wh_a", "d2", 1, now.Add(-2*time.Minute), attempt.Delivered, 7),
@@ -143,7 +180,7 @@ func TestHistoryStats(t *testing.T) {
 		rec("wh_a", "parked", 1, hour.Add(3*time.Second), attempt.Parked, 0))
 	logAttempts(t, n, company, recs...)
 	c := &fakeClock{now: hour.Add(10 * time.Minute)}
-	h := inspect.NewHistory(n.JS, inspect.HistoryConfig{Now: c.Now})
+	h := newHistory(t, n.JS, inspect.HistoryConfig{Now: c.Now})
 	s, err := h.Stats(t.Context(), company, "wh_a")
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +234,7 @@ func TestHistoryReadsOlderDeliveriesFromTheLog(t *testing.T) {
 	logAttempts(t, n, company, rec("wh_a", "old", 1, start, attempt.Delivered, 1))
 	// The process started two days later: its window does not reach back.
 	c := &fakeClock{now: start.Add(48 * time.Hour)}
-	h := inspect.NewHistory(n.JS, inspect.HistoryConfig{Now: c.Now})
+	h := newHistory(t, n.JS, inspect.HistoryConfig{Now: c.Now})
 	page, err := h.Deliveries(context.Background(), company, "wh_a", inspect.Query{})
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +263,7 @@ func TestHistoryKeepsAtMostMaxDeliveries(t *testing.T) {
 		recs = append(recs, rec("wh_a", fmt.Sprintf("d%02d", i), 1, now.Add(-time.Hour+time.Duration(i)*time.Minute), attempt.Delivered, 1))
 	}
 	logAttempts(t, n, company, recs...)
-	h := inspect.NewHistory(n.JS, inspect.HistoryConfig{MaxDeliveries: 10})
+	h := newHistory(t, n.JS, inspect.HistoryConfig{MaxDeliveries: 10})
 	page, err := h.Deliveries(t.Context(), company, "wh_a", inspect.Query{Limit: 500})
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,10 @@ func BenchmarkPages(b *testing.B) {
 	}
 	b.Run("cold", func(b *testing.B) {
 		for b.Loop() {
-			h := inspect.NewHistory(s.n.JS, inspect.HistoryConfig{})
+			h, err := inspect.NewHistory(s.n.JS, inspect.HistoryConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
 			if _, err := h.Summaries(b.Context(), s.coA); err != nil {
 				b.Fatal(err)
 			}

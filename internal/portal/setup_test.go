@@ -72,14 +72,21 @@ func setup(t testing.TB, o options) *stack {
 	s := &stack{n: n, coA: testenv.ID("coA"), coB: testenv.ID("coB"), tokA: testenv.ID("tokA"), tokB: testenv.ID("tokB")}
 	inspector := inspect.New(n.JS, state.NewMemory(state.BreakerPolicy{}), 1)
 	mux := http.NewServeMux()
-	server := api.New(mux, store, cat, api.Config{
+	server, err := api.New(mux, store, cat, api.Config{
 		Tokens: api.Tokens{s.tokA: s.coA, s.tokB: s.coB},
 		Rules: webhook.Rules{KnownEvent: cat.Known, CheckURL: netguard.New(nil).CheckURL, CheckFilter: filters.Check,
 			Limits: webhook.Limits{Rate: 100, Concurrency: 8}},
-		Inspector: inspector, Events: pub, Portal: sessions,
+		Inspector: inspector, Events: pub, Portal: sessions, RotationOverlap: webhook.DefaultRotationOverlap,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	history, err := inspect.NewHistory(n.JS, inspect.HistoryConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := portal.New(portal.Config{
-		API: server, Sessions: sessions, History: inspect.NewHistory(n.JS, inspect.HistoryConfig{}), Inspector: inspector,
+		API: server, Sessions: sessions, History: history, Inspector: inspector,
 		FrameAncestors: o.frameAncestors,
 	})
 	if err != nil {

@@ -16,6 +16,15 @@ import (
 // DefaultSchedule is the delay before each retry after the first attempt.
 const DefaultSchedule = "5s,5m,30m,2h,5h,10h,10h"
 
+// DefaultDelays returns the delays of DefaultSchedule.
+func DefaultDelays() []time.Duration {
+	d, err := ParseSchedule(DefaultSchedule)
+	if err != nil {
+		panic("retry: DefaultSchedule does not parse: " + err.Error())
+	}
+	return d
+}
+
 // MaxScheduleLen caps the number of retries a schedule may list.
 const MaxScheduleLen = 50
 

@@ -43,9 +43,10 @@ type memAttempts struct {
 
 var _ State = (*Memory)(nil)
 
-// NewMemory returns an empty in-process state.
+// NewMemory returns an empty in-process state. It panics on an invalid
+// policy (see BreakerPolicy).
 func NewMemory(p BreakerPolicy) *Memory {
-	m := &Memory{policy: p.withDefaults(), wall: time.Now}
+	m := &Memory{policy: mustPolicy(p), wall: time.Now}
 	m.setMaxKeys(defaultMaxKeys)
 	return m
 }

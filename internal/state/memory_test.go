@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,15 +107,14 @@ func TestPolicyDefaults(t *testing.T) {
 	}{
 		{"zero", BreakerPolicy{}, BreakerPolicy{Threshold: 5, BaseOpen: 30 * time.Second, MaxOpen: 10 * time.Minute, ProbeTTL: 20 * time.Second}},
 		{"kept", testPolicy, testPolicy},
-		{"max below base", BreakerPolicy{Threshold: 1, BaseOpen: time.Hour, MaxOpen: time.Minute, ProbeTTL: time.Second},
-			BreakerPolicy{Threshold: 1, BaseOpen: time.Hour, MaxOpen: time.Hour, ProbeTTL: time.Second}},
+		{"no max, base above its default", BreakerPolicy{BaseOpen: time.Hour}, BreakerPolicy{Threshold: 5, BaseOpen: time.Hour, MaxOpen: time.Hour, ProbeTTL: 20 * time.Second}},
 	}
 	for _, tt := range tests {
-		if got := tt.in.withDefaults(); got != tt.want {
-			t.Errorf("%s: %+v.withDefaults() = %+v, want %+v", tt.name, tt.in, got, tt.want)
+		if got := tt.in.WithDefaults(); got != tt.want {
+			t.Errorf("%s: %+v.WithDefaults() = %+v, want %+v", tt.name, tt.in, got, tt.want)
 		}
 	}
-	p := BreakerPolicy{}.withDefaults()
+	p := BreakerPolicy{}.WithDefaults()
 	for opens, want := range []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute, 10 * time.Minute} {
 		if got := p.openFor(opens); got != want {
 			t.Errorf("openFor(%d) = %s, want %s", opens, got, want)
@@ -122,6 +122,34 @@ func TestPolicyDefaults(t *testing.T) {
 	}
 	if got := p.openFor(1 << 20); got != p.MaxOpen {
 		t.Errorf("openFor(huge) = %s, want MaxOpen", got)
+	}
+}
+
+// An invalid policy is refused, naming the field, instead of being
+// replaced by the default: the constructors panic with the error.
+func TestPolicyRefusesInvalidValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   BreakerPolicy
+		want string
+	}{
+		{"negative threshold", BreakerPolicy{Threshold: -1}, "BreakerPolicy.Threshold"},
+		{"negative base", BreakerPolicy{BaseOpen: -time.Second}, "BreakerPolicy.BaseOpen"},
+		{"max below base", BreakerPolicy{BaseOpen: time.Hour, MaxOpen: time.Minute}, "BreakerPolicy.MaxOpen"},
+		{"negative probe lock", BreakerPolicy{ProbeTTL: -time.Second}, "BreakerPolicy.ProbeTTL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			defer func() {
+				err, _ := recover().(error)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("NewMemory(%+v) panicked with %v, want an error naming %s", tt.in, err, tt.want)
+				}
+			}()
+			NewMemory(tt.in)
+		})
 	}
 }
 

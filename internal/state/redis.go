@@ -29,9 +29,10 @@ type Redis struct {
 
 var _ State = (*Redis)(nil)
 
-// NewRedis returns the Redis state with keys under prefix (e.g. "wh:").
+// NewRedis returns the Redis state with keys under prefix (e.g. "wh:"). It
+// panics on an invalid policy (see BreakerPolicy).
 func NewRedis(rdb redis.UniversalClient, prefix string, p BreakerPolicy) *Redis {
-	return &Redis{rdb: rdb, prefix: prefix, policy: p.withDefaults()}
+	return &Redis{rdb: rdb, prefix: prefix, policy: mustPolicy(p)}
 }
 
 // Numbers pass to Redis as strings through string.format('%.0f'): Lua's

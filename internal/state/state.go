@@ -13,6 +13,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,8 +72,10 @@ type Admission struct {
 	RetryAt time.Time // when not allowed: when to ask again
 }
 
-// BreakerPolicy configures the circuit breaker. Zero fields take the
-// defaults; a MaxOpen below BaseOpen is raised to BaseOpen.
+// BreakerPolicy configures the circuit breaker. A zero field takes its
+// default (see WithDefaults); NewMemory and NewRedis panic, naming the
+// field, on a negative one or a MaxOpen below BaseOpen: a policy is
+// written in code, never read from input.
 type BreakerPolicy struct {
 	Threshold int           // consecutive failures that open the circuit; default 5
 	BaseOpen  time.Duration // first open period, doubled on each reopen; default 30s
@@ -97,21 +100,35 @@ const (
 	probeRetry = 5 * time.Second
 )
 
-func (p BreakerPolicy) withDefaults() BreakerPolicy {
-	if p.Threshold < 1 {
-		p.Threshold = 5
+// WithDefaults returns p with each zero field set to its default; MaxOpen's
+// is 10m, or BaseOpen if that is longer.
+func (p BreakerPolicy) WithDefaults() BreakerPolicy {
+	p.Threshold = cmp.Or(p.Threshold, 5)
+	p.BaseOpen = cmp.Or(p.BaseOpen, 30*time.Second)
+	p.MaxOpen = cmp.Or(p.MaxOpen, max(10*time.Minute, p.BaseOpen))
+	p.ProbeTTL = cmp.Or(p.ProbeTTL, 20*time.Second)
+	return p
+}
+
+func (p BreakerPolicy) validate() error {
+	switch {
+	case p.Threshold < 1:
+		return fmt.Errorf("state: BreakerPolicy.Threshold must be at least 1, got %d", p.Threshold)
+	case p.BaseOpen <= 0:
+		return fmt.Errorf("state: BreakerPolicy.BaseOpen must be positive, got %s", p.BaseOpen)
+	case p.MaxOpen < p.BaseOpen:
+		return fmt.Errorf("state: BreakerPolicy.MaxOpen (%s) must be at least BaseOpen (%s)", p.MaxOpen, p.BaseOpen)
+	case p.ProbeTTL <= 0:
+		return fmt.Errorf("state: BreakerPolicy.ProbeTTL must be positive, got %s", p.ProbeTTL)
 	}
-	if p.BaseOpen <= 0 {
-		p.BaseOpen = 30 * time.Second
-	}
-	if p.MaxOpen <= 0 {
-		p.MaxOpen = 10 * time.Minute
-	}
-	if p.MaxOpen < p.BaseOpen {
-		p.MaxOpen = p.BaseOpen
-	}
-	if p.ProbeTTL <= 0 {
-		p.ProbeTTL = 20 * time.Second
+	return nil
+}
+
+// mustPolicy is p with its defaults; it panics if p is invalid.
+func mustPolicy(p BreakerPolicy) BreakerPolicy {
+	p = p.WithDefaults()
+	if err := p.validate(); err != nil {
+		panic(err)
 	}
 	return p
 }

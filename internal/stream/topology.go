@@ -5,6 +5,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,8 +34,8 @@ const (
 	DispatchConsumer = "dispatch"
 )
 
-// Config sizes the topology. The zero value is not valid: start from
-// DefaultConfig.
+// Config sizes the topology. A zero field takes its default (see
+// WithDefaults); Validate refuses one out of its range.
 type Config struct {
 	// Shards is the number of delivery shards (one consumer each).
 	Shards int
@@ -61,36 +62,59 @@ type Config struct {
 	ShardMaxAckPending int
 }
 
-// DefaultConfig returns the documented defaults.
-func DefaultConfig() Config {
-	return Config{
-		Shards:          16,
-		EventsMaxAge:    7 * 24 * time.Hour,
-		DeadMaxAge:      30 * 24 * time.Hour,
-		AttemptsMaxAge:  7 * 24 * time.Hour,
-		DuplicateWindow: 10 * time.Minute,
-		Replicas:        1,
-		AckWait:         5 * time.Second,
+// Defaults of Config, documented with the variables that set them
+// (README, "Configuration").
+const (
+	DefaultShards             = 16
+	DefaultEventsMaxAge       = 7 * 24 * time.Hour
+	DefaultDeadMaxAge         = 30 * 24 * time.Hour
+	DefaultAttemptsMaxAge     = 7 * 24 * time.Hour
+	DefaultDuplicateWindow    = 10 * time.Minute
+	DefaultReplicas           = 1
+	DefaultAckWait            = 5 * time.Second
+	DefaultShardMaxAckPending = 1024
+)
 
-		ShardMaxAckPending: 1024,
-	}
+// Bounds of Config that Validate enforces.
+const (
+	MaxShards   = 1024
+	MaxReplicas = 5
+)
+
+// WithDefaults returns c with each zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.Shards = cmp.Or(c.Shards, DefaultShards)
+	c.EventsMaxAge = cmp.Or(c.EventsMaxAge, DefaultEventsMaxAge)
+	c.DeadMaxAge = cmp.Or(c.DeadMaxAge, DefaultDeadMaxAge)
+	c.AttemptsMaxAge = cmp.Or(c.AttemptsMaxAge, DefaultAttemptsMaxAge)
+	c.DuplicateWindow = cmp.Or(c.DuplicateWindow, DefaultDuplicateWindow)
+	c.Replicas = cmp.Or(c.Replicas, DefaultReplicas)
+	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
+	c.ShardMaxAckPending = cmp.Or(c.ShardMaxAckPending, DefaultShardMaxAckPending)
+	return c
 }
 
-// Validate reports the first field that is out of range.
+// DefaultConfig returns the documented defaults: Config{}.WithDefaults().
+func DefaultConfig() Config { return Config{}.WithDefaults() }
+
+// Validate reports the first field that is out of range (after
+// WithDefaults, which Ensure applies first).
 func (c Config) Validate() error {
 	switch {
-	case c.Shards < 1 || c.Shards > 1024:
-		return fmt.Errorf("stream: Shards must be in 1..1024, got %d", c.Shards)
+	case c.Shards < 1 || c.Shards > MaxShards:
+		return fmt.Errorf("stream: Shards must be in 1..%d, got %d", MaxShards, c.Shards)
 	case c.EventsMaxAge <= 0:
 		return errors.New("stream: EventsMaxAge must be positive")
+	case c.DeadMaxAge <= 0 || c.AttemptsMaxAge <= 0:
+		return fmt.Errorf("stream: DeadMaxAge (%s) and AttemptsMaxAge (%s) must be positive", c.DeadMaxAge, c.AttemptsMaxAge)
 	case c.DuplicateWindow < 10*time.Minute:
 		return fmt.Errorf("stream: DuplicateWindow must be at least 10m, got %s", c.DuplicateWindow)
 	case c.AckWait < time.Second:
 		return fmt.Errorf("stream: AckWait must be at least 1s, got %s", c.AckWait)
 	case c.ShardMaxAckPending < 1:
 		return fmt.Errorf("stream: ShardMaxAckPending must be at least 1, got %d", c.ShardMaxAckPending)
-	case c.Replicas < 1 || c.Replicas > 5:
-		return fmt.Errorf("stream: Replicas must be in 1..5, got %d", c.Replicas)
+	case c.Replicas < 1 || c.Replicas > MaxReplicas:
+		return fmt.Errorf("stream: Replicas must be in 1..%d, got %d", MaxReplicas, c.Replicas)
 	case c.EventsMaxAge < c.DuplicateWindow:
 		return fmt.Errorf("stream: EventsMaxAge (%s) must be at least DuplicateWindow (%s)", c.EventsMaxAge, c.DuplicateWindow)
 	}
@@ -164,6 +188,7 @@ const PortalMaxAge = 24 * time.Hour
 // *IncompatibleError means an existing stream, the server or cfg must
 // change first; other errors may pass once the server is ready.
 func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logger) error {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
