@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -27,9 +28,6 @@ type EventPublisher interface {
 type Backfiller interface {
 	Backfill(ctx context.Context, w *registry.Entry, since time.Time, cursor string, limit int) (dispatch.BackfillResult, error)
 }
-
-// maxSecrets bounds the secrets a webhook holds during rotations.
-const maxSecrets = 3
 
 // RotateBody is the request to rotate a webhook's secret; it may be left
 // out.
@@ -140,8 +138,8 @@ func (s *Server) RotateSecret(ctx context.Context, companyID, id string, b Rotat
 	overlap := s.cfg.RotationOverlap
 	if b.Overlap != "" {
 		d, err := time.ParseDuration(b.Overlap)
-		if err != nil || d < 0 || d > 7*24*time.Hour {
-			return RotateResult{}, huma.Error400BadRequest("invalid overlap", &huma.ErrorDetail{Location: "body.overlap", Message: "must be a duration like 24h, between 0s and 168h", Value: b.Overlap})
+		if err != nil || d < 0 || d > webhook.MaxRotationOverlap {
+			return RotateResult{}, huma.Error400BadRequest("invalid overlap", &huma.ErrorDetail{Location: "body.overlap", Message: fmt.Sprintf("must be a duration like 24h, between 0s and %.0fh", webhook.MaxRotationOverlap.Hours()), Value: b.Overlap})
 		}
 		overlap = d
 	}
@@ -155,32 +153,16 @@ func (s *Server) RotateSecret(ctx context.Context, companyID, id string, b Rotat
 			return RotateResult{}, s.fail(ctx, err)
 		}
 	}
-	now := time.Now().UTC()
-	expires := now.Add(overlap)
+	var previousExpire *time.Time
 	w, err := s.store.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
-		kept := []webhook.Secret{s.store.SealSecret(secret)}
-		for _, old := range w.Secrets {
-			if old.ExpiresAt != nil && !old.ExpiresAt.After(now) {
-				continue // already expired
-			}
-			if old.ExpiresAt == nil || old.ExpiresAt.After(expires) {
-				old.ExpiresAt = &expires
-			}
-			if overlap > 0 && len(kept) < maxSecrets {
-				kept = append(kept, old)
-			}
-		}
-		w.Secrets = kept
+		previousExpire = w.Rotate(s.store.SealSecret(secret), overlap, time.Now())
 		return nil
 	})
 	if err != nil {
 		return RotateResult{}, s.fail(ctx, err)
 	}
-	out := RotateResult{Public: view(w)}
+	out := RotateResult{Public: view(w), PreviousSecretExpiresAt: previousExpire}
 	out.Secret = &secret
-	if overlap > 0 && len(w.Secrets) > 1 {
-		out.PreviousSecretExpiresAt = &expires
-	}
 	return out, nil
 }
 

@@ -224,18 +224,16 @@ func (s *Server) CreateWebhook(ctx context.Context, companyID string, b CreateBo
 	w := &webhook.Webhook{
 		CompanyID: companyID, Name: strings.TrimSpace(b.Name), URL: b.URL,
 		Events: dedupe(b.Events), ProjectIDs: dedupe(b.ProjectIDs), Filter: b.Filter,
-		Enabled: b.Enabled == nil || *b.Enabled, CreatedByID: b.CreatedByID,
-		Status: webhook.StatusHealthy,
+		Enabled: true, Status: webhook.StatusHealthy, CreatedByID: b.CreatedByID,
+	}
+	if b.Enabled != nil {
+		w.SetEnabled(*b.Enabled, webhook.DisabledByUser, time.Now())
 	}
 	if b.RateLimit != nil {
 		w.RateLimit = *b.RateLimit
 	}
 	if b.MaxConcurrency != nil {
 		w.MaxConcurrency = *b.MaxConcurrency
-	}
-	if !w.Enabled {
-		now := time.Now().UTC()
-		w.DisabledAt, w.DisabledReason, w.Status = &now, "user", webhook.StatusUnhealthy
 	}
 	if err := s.cfg.Rules.Validate(w); err != nil {
 		return Webhook{}, s.fail(ctx, err)
@@ -293,7 +291,7 @@ func (s *Server) UpdateWebhook(ctx context.Context, companyID, id string, b Patc
 			w.Filter = *b.Filter
 		}
 		if b.Enabled != nil {
-			setEnabled(w, *b.Enabled, "user")
+			w.SetEnabled(*b.Enabled, webhook.DisabledByUser, time.Now())
 		}
 		if b.RateLimit.Sent {
 			w.RateLimit = b.RateLimit.Value
@@ -320,7 +318,7 @@ func (s *Server) DeleteWebhook(ctx context.Context, companyID, id string) error 
 // DisableWebhook stops deliveries to a webhook: its jobs are parked.
 func (s *Server) DisableWebhook(ctx context.Context, companyID, id string) (Webhook, error) {
 	w, err := s.store.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
-		setEnabled(w, false, "user")
+		w.SetEnabled(false, webhook.DisabledByUser, time.Now())
 		return nil
 	})
 	if err != nil {
@@ -335,7 +333,7 @@ func (s *Server) EnableWebhook(ctx context.Context, companyID, id string, replay
 	var disabledAt *time.Time
 	w, err := s.store.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
 		disabledAt = w.DisabledAt
-		setEnabled(w, true, "")
+		w.SetEnabled(true, "", time.Now())
 		return nil
 	})
 	if err != nil {
@@ -350,22 +348,6 @@ func (s *Server) EnableWebhook(ctx context.Context, companyID, id string, replay
 		out.Replayed, out.ReplayCursor = &res.Requeued, res.NextCursor
 	}
 	return out, nil
-}
-
-// setEnabled switches w on or off. Disabling marks it UNHEALTHY (as Blue
-// does) and records when, so parked deliveries can be found; enabling makes
-// it HEALTHY again.
-func setEnabled(w *webhook.Webhook, enabled bool, reason string) {
-	if w.Enabled == enabled {
-		return
-	}
-	w.Enabled = enabled
-	if enabled {
-		w.DisabledAt, w.DisabledReason, w.Status = nil, "", webhook.StatusHealthy
-		return
-	}
-	now := time.Now().UTC()
-	w.DisabledAt, w.DisabledReason, w.Status = &now, reason, webhook.StatusUnhealthy
 }
 
 func dedupe(s []string) []string {

@@ -437,15 +437,11 @@ func (s *Selector) Selects(w *registry.Entry) bool {
 	}
 	var ok bool
 	var err error
-	if p, isProgram := w.Filter.(*filter.Program); isProgram {
-		if s.act == nil {
-			s.act, err = filter.NewActivation(s.e)
-		}
-		if err == nil {
-			ok, err = p.MatchActivation(s.act)
-		}
-	} else {
-		ok, err = w.Filter.Match(s.e)
+	if s.act == nil {
+		s.act, err = filter.NewActivation(s.e)
+	}
+	if err == nil {
+		ok, err = w.Filter.MatchActivation(s.act)
 	}
 	if err != nil {
 		s.log.Debug("dispatch: filter did not evaluate; webhook not selected", "event_id", s.e.ID, "webhook_id", w.ID, "err", err)

@@ -25,7 +25,7 @@ func BenchmarkMatch(b *testing.B) {
 		{name: "tag", expr: `event.currentValue.todoTags.exists(t, t.tag.title == "Urgent")`},
 	}
 	for _, bm := range benchmarks {
-		p, err := c.Program(bm.expr)
+		p, err := c.Compile(bm.expr)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func BenchmarkMatchCostLimit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := c.Program(`event.currentValue.todoTags.exists(a, event.currentValue.todoTags.exists(b, a.id == b.id + 0.5))`)
+	p, err := c.Compile(`event.currentValue.todoTags.exists(a, event.currentValue.todoTags.exists(b, a.id == b.id + 0.5))`)
 	if err != nil {
 		b.Fatal(err)
 	}

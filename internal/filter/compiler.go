@@ -10,7 +10,6 @@ import (
 	"github.com/google/cel-go/ext"
 
 	"github.com/bluehq/webhooks/internal/event"
-	"github.com/bluehq/webhooks/internal/registry"
 )
 
 // Limits and defaults.
@@ -135,29 +134,19 @@ func NewCompiler(opts ...Option) (*Compiler, error) {
 // mistakes, such as an invalid constant regular expression, only show then)
 // and caches the program, which the dispatcher will likely need next.
 func (c *Compiler) Check(expr string) error {
-	p, err := c.Program(expr)
+	p, err := c.Compile(expr)
 	if err != nil {
 		return err
 	}
 	return p.tooExpensive
 }
 
-// Compile returns the compiled filter of expr, a *Program, from the cache
-// when it is there. It returns the error of Check, except for a cost
-// estimate over the limit: a filter saved before the estimate grew
-// stricter keeps selecting events, each evaluation bounded by the runtime
-// cost limit. Compile as a method value is a registry.FilterCompiler.
-func (c *Compiler) Compile(expr string) (registry.Filter, error) {
-	p, err := c.Program(expr)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// Program is Compile returning the concrete type, for callers that use
-// MatchActivation or MatchContext.
-func (c *Compiler) Program(expr string) (*Program, error) {
+// Compile returns the compiled filter of expr, from the cache when it is
+// there. It returns the error of Check, except for a cost estimate over
+// the limit: a filter saved before the estimate grew stricter keeps
+// selecting events, each evaluation bounded by the runtime cost limit.
+// Compile as a method value is a registry.FilterCompiler.
+func (c *Compiler) Compile(expr string) (*Program, error) {
 	if c.cache != nil {
 		if p, ok := c.cache.get(expr); ok {
 			return p, nil

@@ -100,7 +100,7 @@ func TestCostLimitStopsStringWork(t *testing.T) {
 	for _, tt := range stringWork {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p, err := c.Program(tt.expr)
+			p, err := c.Compile(tt.expr)
 			if err != nil {
 				t.Fatalf("Program = %v, want a program: Compile keeps filters the estimate refuses", err)
 			}

@@ -54,7 +54,7 @@ func ExampleProgram_MatchActivation() {
 		`event.projectId in ["p2", "p3"]`,
 		`event.currentValue.todoList.id == "L1"`,
 	} {
-		p, err := c.Program(expr)
+		p, err := c.Compile(expr)
 		if err != nil {
 			panic(err)
 		}

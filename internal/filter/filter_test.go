@@ -316,7 +316,7 @@ func TestMissingKey(t *testing.T) {
 	t.Parallel()
 	c := newCompiler(t)
 	comment := example(t, "COMMENT_CREATED")
-	p, err := c.Program(`event.currentValue.todoList.id == "L1"`)
+	p, err := c.Compile(`event.currentValue.todoList.id == "L1"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestCostLimitStopsExpensiveEvaluation(t *testing.T) {
 			if tt.limit != 0 {
 				opts = append(opts, filter.WithCostLimit(tt.limit))
 			}
-			p, err := newCompiler(t, opts...).Program(tt.expr)
+			p, err := newCompiler(t, opts...).Compile(tt.expr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -428,7 +428,7 @@ func TestActivationIsLazy(t *testing.T) {
 		{name: "currentValue again", expr: `has(event.currentValue.id)`, wantErr: "currentValue is not valid JSON"},
 	}
 	for _, tt := range tests {
-		p, err := c.Program(tt.expr)
+		p, err := c.Compile(tt.expr)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -450,7 +450,7 @@ func TestNilInputs(t *testing.T) {
 	if _, err := filter.NewActivation(nil); err == nil {
 		t.Error("NewActivation(nil) = nil error")
 	}
-	p, err := newCompiler(t).Program(`true`)
+	p, err := newCompiler(t).Compile(`true`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +484,7 @@ func TestCompileCaches(t *testing.T) {
 			comp := newCompiler(t, filter.WithCacheSize(tt.size))
 			first := map[string]*filter.Program{}
 			for _, expr := range tt.sequence {
-				p, err := comp.Program(expr)
+				p, err := comp.Compile(expr)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -492,7 +492,7 @@ func TestCompileCaches(t *testing.T) {
 					first[expr] = p
 				}
 			}
-			p, err := comp.Program(tt.same)
+			p, err := comp.Compile(tt.same)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -528,7 +528,7 @@ func TestConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				expr := exprs[(g+i)%len(exprs)]
-				p, err := c.Program(expr)
+				p, err := c.Compile(expr)
 				if err != nil {
 					t.Error(err)
 					return

@@ -51,7 +51,7 @@ func FuzzCompileEval(f *testing.F) {
 	f.Fuzz(func(t *testing.T, expr string, value []byte) {
 		start := time.Now()
 		checkErr := c.Check(expr)
-		p, err := c.Program(expr)
+		p, err := c.Compile(expr)
 		// They agree, but for an estimate over the limit, which refuses a
 		// filter to save and not one saved.
 		expensive := checkErr != nil && strings.HasPrefix(checkErr.Error(), "the expression is too expensive")

@@ -12,7 +12,6 @@ import (
 	"github.com/google/cel-go/interpreter"
 
 	"github.com/bluehq/webhooks/internal/event"
-	"github.com/bluehq/webhooks/internal/registry"
 )
 
 // Program is a compiled filter. It is immutable and safe for concurrent use.
@@ -25,8 +24,6 @@ type Program struct {
 	// nil.
 	tooExpensive error
 }
-
-var _ registry.Filter = (*Program)(nil)
 
 // String returns the expression.
 func (p *Program) String() string { return p.expr }

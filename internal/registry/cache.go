@@ -13,19 +13,15 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/bluehq/webhooks/internal/event"
+	"github.com/bluehq/webhooks/internal/filter"
 	"github.com/bluehq/webhooks/internal/seal"
 	"github.com/bluehq/webhooks/internal/signing"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
 
-// Filter is a compiled webhook filter expression.
-type Filter interface {
-	Match(e *event.Envelope) (bool, error)
-}
-
-// FilterCompiler compiles a filter expression (cached by the caller).
-type FilterCompiler func(expr string) (Filter, error)
+// FilterCompiler compiles a filter expression (a filter.Compiler's
+// Compile, which caches).
+type FilterCompiler func(expr string) (*filter.Program, error)
 
 // SharedTier is the cache tier shared by all replicas (Redis). It holds the
 // company's compact form; nothing in it is needed to rebuild it.
@@ -38,7 +34,7 @@ type SharedTier interface {
 // secrets as signers, and its compiled filter.
 type Entry struct {
 	*webhook.Webhook
-	Filter Filter // nil: no filter
+	Filter *filter.Program // nil: no filter
 	// Payload is the webhook's part of every delivery body, pre-rendered.
 	Payload []byte
 	// Target is URL parsed once; nil if it does not parse (each attempt
@@ -51,7 +47,8 @@ type Entry struct {
 }
 
 // Signer returns the signer for a delivery at now: during a rotation's
-// overlap it signs with every active secret.
+// overlap it signs with every secret still valid when the entry was made
+// (webhook.Webhook.SigningSecrets), after it with the current one.
 func (e *Entry) Signer(now time.Time) *signing.Signer {
 	if now.Before(e.overlapTill) {
 		return e.all
@@ -404,11 +401,7 @@ func newEntry(box *seal.Box, compile FilterCompiler, w *webhook.Webhook, now tim
 	if u, err := url.Parse(w.URL); err == nil {
 		e.Target = u
 	}
-	for _, s := range w.Secrets {
-		if s.ExpiresAt != nil && s.ExpiresAt.After(e.overlapTill) {
-			e.overlapTill = *s.ExpiresAt
-		}
-	}
+	e.overlapTill = w.OverlapEnds()
 	if w.Filter != "" {
 		if compile == nil {
 			return nil, errors.New("filter set but no filter compiler")

@@ -198,11 +198,9 @@ func (s *Store) OpenSecrets(w *webhook.Webhook, now time.Time) ([]string, error)
 }
 
 func openSecrets(box *seal.Box, w *webhook.Webhook, now time.Time) ([]string, error) {
-	out := make([]string, 0, len(w.Secrets))
-	for _, sec := range w.Secrets {
-		if sec.ExpiresAt != nil && !sec.ExpiresAt.After(now) {
-			continue
-		}
+	signing := w.SigningSecrets(now)
+	out := make([]string, 0, len(signing))
+	for _, sec := range signing {
 		plain, err := box.Open(sec.Sealed)
 		if err != nil {
 			return nil, fmt.Errorf("registry: webhook %s: %w", w.ID, err)
@@ -255,32 +253,30 @@ func isWrongSequence(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
-// Disable turns a webhook off for reason ("gone", "failing", "user") and
-// marks it UNHEALTHY; its jobs are parked in DEAD until it is enabled. It
+// Disable turns a webhook off for reason (webhook.DisabledGone, ...) and
+// marks it UNHEALTHY (webhook.Webhook.SetEnabled); its jobs are parked in DEAD until it is enabled. It
 // returns the webhook before and after, and whether this call changed it
 // (false: it was already disabled).
 func (s *Store) Disable(ctx context.Context, companyID, id, reason string) (before, after *webhook.Webhook, changed bool, err error) {
 	after, err = s.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
 		before = nil
-		if !w.Enabled {
+		b := *w
+		if !w.SetEnabled(false, reason, time.Now()) {
 			return ErrUnchanged
 		}
-		b := *w
 		before = &b
-		now := time.Now().UTC()
-		w.Enabled, w.DisabledAt, w.DisabledReason, w.Status = false, &now, reason, webhook.StatusUnhealthy
 		return nil
 	})
 	return before, after, before != nil && err == nil, err
 }
 
-// SetStatus records a health transition; it writes only if status changes.
+// SetStatus records a health transition (webhook.Webhook.SetStatus); it
+// writes only if that changes the webhook.
 func (s *Store) SetStatus(ctx context.Context, companyID, id, status string) error {
 	_, err := s.Update(ctx, companyID, id, func(w *webhook.Webhook) error {
-		if w.Status == status || !w.Enabled {
+		if !w.SetStatus(status) {
 			return ErrUnchanged
 		}
-		w.Status = status
 		return nil
 	})
 	return err

@@ -1,6 +1,8 @@
-// Package webhook defines the registry record of a customer's webhook, the
-// rules that validate it, and the matching of events to webhooks. It is the
-// leaf of the domain: of the module it imports only the event package.
+// Package webhook defines the registry record of a customer's webhook and
+// the rules of the domain on it: its validation, the matching of events to
+// webhooks, its caps, the enable/disable transition and the rotation of
+// its signing secrets. It is the leaf of the domain: of the module it
+// imports only leaf packages (event, problem, signing).
 package webhook
 
 import (
@@ -38,7 +40,8 @@ type Webhook struct {
 	// DisabledAt is set while the webhook is disabled: jobs for it are parked
 	// in DEAD from then on and can be replayed when it is enabled again.
 	DisabledAt *time.Time `json:"disabledAt,omitempty"`
-	// DisabledReason says why: "user", "gone" (410) or "failing".
+	// DisabledReason says why: DisabledByUser, DisabledGone or
+	// DisabledFailing.
 	DisabledReason string `json:"disabledReason,omitempty"`
 	// RateLimit (deliveries per second) and MaxConcurrency (attempts in
 	// flight) are the webhook's own caps, across all deliverers. 0 is
@@ -52,6 +55,41 @@ type Webhook struct {
 type Secret struct {
 	Sealed    []byte     `json:"sealed"`
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+// Why a webhook was disabled (DisabledReason).
+const (
+	DisabledByUser  = "user"    // the API or the portal
+	DisabledGone    = "gone"    // the endpoint answered 410 Gone
+	DisabledFailing = "failing" // it failed for DELIVERY_DISABLE_AFTER
+)
+
+// SetEnabled switches w on or off at now and reports whether that changed
+// it. Disabling marks it UNHEALTHY (as Blue does) and records when and
+// why (reason), so that the jobs parked since can be found; enabling
+// clears both and makes it HEALTHY again.
+func (w *Webhook) SetEnabled(enabled bool, reason string, now time.Time) bool {
+	if w.Enabled == enabled {
+		return false
+	}
+	w.Enabled = enabled
+	if enabled {
+		w.DisabledAt, w.DisabledReason, w.Status = nil, "", StatusHealthy
+		return true
+	}
+	at := now.UTC()
+	w.DisabledAt, w.DisabledReason, w.Status = &at, reason, StatusUnhealthy
+	return true
+}
+
+// SetStatus records a health transition and reports whether it changed w.
+// A disabled webhook keeps the UNHEALTHY it was disabled with.
+func (w *Webhook) SetStatus(status string) bool {
+	if w.Status == status || !w.Enabled {
+		return false
+	}
+	w.Status = status
+	return true
 }
 
 // Key is the registry key of a webhook: "<companyId>.<webhookId>".
