@@ -156,7 +156,7 @@ func ensureTopology(ctx context.Context, js jetstream.JetStream, cfg stream.Conf
 		if errors.As(err, &incompatible) || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
-		log.Warn("jetstream not ready; retrying", "err", err)
+		log.WarnContext(ctx, "jetstream not ready; retrying", "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -49,8 +49,9 @@ func (d *Dispatcher) Backfill(ctx context.Context, w *registry.Entry, since time
 			return err
 		}
 		last = md.Sequence.Stream
+		ectx := telemetry.Extract(ctx, m.Headers())
 		var e event.Envelope
-		if err := json.Unmarshal(m.Data(), &e); err != nil || !NewSelector(&e, d.log).Selects(w) {
+		if err := json.Unmarshal(m.Data(), &e); err != nil || !NewSelector(&e, d.log).Selects(ectx, w) {
 			return nil
 		}
 		// A platform event addressed to one webhook is not history for others.
@@ -58,7 +59,7 @@ func (d *Dispatcher) Backfill(ctx context.Context, w *registry.Entry, since time
 			return nil
 		}
 		key := w.ID + ".backfill." + run
-		msg, err := d.renderJob(telemetry.Extract(ctx, m.Headers()), &e, w, job.DeliveryID(e.ID+"."+key, w.ID, time.Now()), e.ID+"."+key, time.Now())
+		msg, err := d.renderJob(ectx, &e, w, job.DeliveryID(e.ID+"."+key, w.ID, time.Now()), e.ID+"."+key, time.Now())
 		if err != nil {
 			return err
 		}

@@ -113,7 +113,7 @@ func BenchmarkResolveAndSelect(b *testing.B) {
 		}
 		sel := NewSelector(e, log)
 		for _, w := range comp.Hooks {
-			if sel.Selects(w) {
+			if sel.Selects(ctx, w) {
 				selected++
 			}
 		}

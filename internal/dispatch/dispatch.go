@@ -217,7 +217,7 @@ func (d *Dispatcher) handle(ctx context.Context, m jetstream.Msg) {
 	if err := json.Unmarshal(m.Data(), &e); err != nil {
 		// Validated at publish: this is not an event of ours. Terminating is
 		// the only way out; the log line is its record.
-		d.log.Error("dispatch: undecodable event terminated", "subject", m.Subject(), "err", err)
+		d.log.ErrorContext(telemetry.Extract(ctx, m.Headers()), "dispatch: undecodable event terminated", "subject", m.Subject(), "err", err)
 		_ = m.Term()
 		return
 	}
@@ -236,7 +236,7 @@ func (d *Dispatcher) handle(ctx context.Context, m jetstream.Msg) {
 			attribute.String("webhooks.company.id", e.CompanyID),
 		)
 	}
-	ev := &pendingEvent{d: d, m: m, id: e.ID, typ: e.Type, done: d.settled.take(e.ID)}
+	ev := &pendingEvent{d: d, m: m, ctx: ctx, id: e.ID, typ: e.Type, done: d.settled.take(e.ID)}
 	ev.left.Store(1) // this call's own hold, released below
 	n, err := d.dispatch(ctx, &e, m.Headers(), published, ev)
 	if recording {
@@ -253,8 +253,11 @@ func (d *Dispatcher) handle(ctx context.Context, m jetstream.Msg) {
 // It is acked when the last one is, or left for redelivery (Nak) when one
 // of them failed.
 type pendingEvent struct {
-	d       *Dispatcher
-	m       jetstream.Msg
+	d *Dispatcher
+	m jetstream.Msg
+	// ctx is the event's dispatch (its span), for the lines logged when
+	// the event is settled, maybe after dispatch returned.
+	ctx     context.Context
 	id, typ string
 	jobs    int // set before the dispatching call releases its hold
 	taken   int // of them, the jobs Handoff took
@@ -299,7 +302,7 @@ func (ev *pendingEvent) settle(err error) {
 		defer d.unsettled.Done()
 	}
 	if p := ev.failed.Load(); p != nil {
-		d.log.Warn("dispatch failed; event left for redelivery", "event_id", ev.id, "err", *p)
+		d.log.WarnContext(ev.ctx, "dispatch failed; event left for redelivery", "event_id", ev.id, "err", *p)
 		ev.mu.Lock()
 		d.settled.remember(ev.id, ev.done, time.Now())
 		ev.mu.Unlock()
@@ -307,7 +310,7 @@ func (ev *pendingEvent) settle(err error) {
 		return
 	}
 	if err := ev.m.Ack(); err != nil {
-		d.log.Warn("dispatch: ack failed; event will be redelivered (jobs deduplicated)", "event_id", ev.id, "err", err)
+		d.log.WarnContext(ev.ctx, "dispatch: ack failed; event will be redelivered (jobs deduplicated)", "event_id", ev.id, "err", err)
 	}
 	if d.cfg.Metrics != nil {
 		d.cfg.Metrics.Dispatched(ev.typ, ev.jobs, ev.taken)
@@ -341,7 +344,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 		// management write can be acknowledged now: the registry as last
 		// seen is the registry. Waiting would stall every event for the
 		// election.
-		d.syncFailed(err)
+		d.syncFailed(ctx, err)
 	}
 	comp, err := d.resolver.Company(ctx, e.CompanyID)
 	if err != nil {
@@ -356,7 +359,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 			if w.ID != target {
 				continue
 			}
-		} else if !sel.Selects(w) {
+		} else if !sel.Selects(ctx, w) {
 			continue
 		}
 		if ev != nil && ev.isDone(w.ID) {
@@ -381,13 +384,13 @@ func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 
 // syncFailed logs, at most once a second, that events are dispatched with
 // the registry as last seen.
-func (d *Dispatcher) syncFailed(err error) {
+func (d *Dispatcher) syncFailed(ctx context.Context, err error) {
 	now := time.Now().UnixNano()
 	last := d.syncWarned.Load()
 	if now-last < int64(time.Second) || !d.syncWarned.CompareAndSwap(last, now) {
 		return
 	}
-	d.log.Warn("dispatch: registry not reachable; dispatching with the registry as last seen", "err", err)
+	d.log.WarnContext(ctx, "dispatch: registry not reachable; dispatching with the registry as last seen", "err", err)
 }
 
 // take offers a job to Handoff, counting it in ev first: Take may settle
@@ -427,8 +430,8 @@ func NewSelector(e *event.Envelope, log *slog.Logger) *Selector {
 
 // Selects reports whether the event goes to webhook w: scope, then filter.
 // A filter that fails at run time (a missing field, the cost limit) does not
-// select, and is logged.
-func (s *Selector) Selects(w *registry.Entry) bool {
+// select, and is logged with ctx.
+func (s *Selector) Selects(ctx context.Context, w *registry.Entry) bool {
 	if !w.Matches(s.e.Type, s.e.ProjectID) {
 		return false
 	}
@@ -444,7 +447,7 @@ func (s *Selector) Selects(w *registry.Entry) bool {
 		ok, err = w.Filter.MatchActivation(s.act)
 	}
 	if err != nil {
-		s.log.Debug("dispatch: filter did not evaluate; webhook not selected", "event_id", s.e.ID, "webhook_id", w.ID, "err", err)
+		s.log.DebugContext(ctx, "dispatch: filter did not evaluate; webhook not selected", "event_id", s.e.ID, "webhook_id", w.ID, "err", err)
 		return false
 	}
 	return ok

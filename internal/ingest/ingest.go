@@ -123,7 +123,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ids, err := h.pub.PublishChecked(r.Context(), events)
 	if err != nil {
-		h.log.Error("ingest: publish failed", "err", err)
+		h.log.ErrorContext(ctx, "ingest: publish failed", "err", err)
 		w.Header().Set("Retry-After", "1")
 		problem.Write(w, problem.Problem{Status: http.StatusServiceUnavailable, Detail: "events could not be stored; retry with the same ids (they are deduplicated)"})
 		return

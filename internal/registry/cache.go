@@ -135,7 +135,7 @@ func (c *Cache) Run(ctx context.Context) error {
 	go c.syncLoop(ctx)
 	for ctx.Err() == nil {
 		if err := c.watch(ctx); err != nil && ctx.Err() == nil {
-			c.log.Warn("registry watch failed; restarting", "err", err)
+			c.log.WarnContext(ctx, "registry watch failed; restarting", "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(500 * time.Millisecond):
@@ -335,12 +335,12 @@ func (c *Cache) fill(ctx context.Context, companyID string, need, target uint64)
 	if c.cfg.Shared != nil {
 		data, ok, err := c.cfg.Shared.Load(ctx, companyID)
 		if err != nil {
-			c.log.Warn("registry shared tier load failed; reading KV", "company", companyID, "err", err)
+			c.log.WarnContext(ctx, "registry shared tier load failed; reading KV", "company", companyID, "err", err)
 		}
 		if ok {
 			var cp compact
 			if err := json.Unmarshal(data, &cp); err == nil && cp.BuiltAt >= need {
-				return c.build(cp)
+				return c.build(ctx, cp)
 			}
 		}
 	}
@@ -352,21 +352,22 @@ func (c *Cache) fill(ctx context.Context, companyID string, need, target uint64)
 	if c.cfg.Shared != nil {
 		if data, err := json.Marshal(cp); err == nil {
 			if err := c.cfg.Shared.Store(ctx, companyID, data); err != nil {
-				c.log.Warn("registry shared tier store failed", "company", companyID, "err", err)
+				c.log.WarnContext(ctx, "registry shared tier store failed", "company", companyID, "err", err)
 			}
 		}
 	}
-	return c.build(cp)
+	return c.build(ctx, cp)
 }
 
-func (c *Cache) build(cp compact) (*Company, error) {
+// build resolves the webhooks of cp, logging with ctx those it skips.
+func (c *Cache) build(ctx context.Context, cp compact) (*Company, error) {
 	now := time.Now()
 	comp := &Company{builtAt: cp.BuiltAt, Hooks: make([]*Entry, 0, len(cp.Hooks)), byID: make(map[string]*Entry, len(cp.Hooks))}
 	for _, w := range cp.Hooks {
 		e, err := c.entry(w, now)
 		if err != nil {
 			// One broken record must not stop a company's other webhooks.
-			c.log.Error("registry: skipping webhook", "company", w.CompanyID, "webhook", w.ID, "err", err)
+			c.log.ErrorContext(ctx, "registry: skipping webhook", "company", w.CompanyID, "webhook", w.ID, "err", err)
 			continue
 		}
 		comp.Hooks = append(comp.Hooks, e)

@@ -57,7 +57,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, a asset, log *slo
 		}
 	}
 	if line := describe(a, found, next); line != "" {
-		log.Info(line, "stream", a.want.Name)
+		log.InfoContext(ctx, line, "stream", a.want.Name)
 	}
 	return nil
 }

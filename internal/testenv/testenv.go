@@ -1,7 +1,8 @@
 // Package testenv gives tests the real services they run against: an
 // in-process nats-server with JetStream (from the nats-server Go module) and
 // the Redis at REDIS_URL (default redis://127.0.0.1:6379/0). A missing Redis
-// fails the test loudly; it never skips.
+// fails the test loudly; it never skips. Traces records the trace each log
+// line was written with, for tests of what the logs carry.
 package testenv
 
 import (
