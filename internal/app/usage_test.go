@@ -50,6 +50,38 @@ func TestReadmeDocumentsEveryConfigVar(t *testing.T) {
 	}
 }
 
+// The README's layout names every directory of commands and packages, and
+// the end-to-end tests, one line each.
+func TestReadmeLayoutNamesEveryPackage(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, layout, ok := strings.Cut(string(readme), "\n## Layout\n")
+	if !ok {
+		t.Fatal("README.md has no Layout section")
+	}
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	dirs := []string{"e2e"}
+	for _, parent := range []string{"cmd", "pkg", "internal"} {
+		entries, err := os.ReadDir("../../" + parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				dirs = append(dirs, parent+"/"+e.Name())
+			}
+		}
+	}
+	for _, d := range dirs {
+		if !strings.Contains(layout, "\n| `"+d+"` | ") {
+			t.Errorf("the README's layout has no line for %s", d)
+		}
+	}
+}
+
 func TestParseArgs(t *testing.T) {
 	t.Parallel()
 	publisher := Command{Name: "publisher", Roles: Roles{Publisher: true}, Subcommands: []Subcommand{{Name: "send", Summary: "publish a file"}}}
