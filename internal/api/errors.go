@@ -52,73 +52,38 @@ func installErrors() {
 	}
 }
 
-// numberPath is where in the JSON document body the number literal first
-// occurs (".rateLimit", ".items[2].n"), or "" if it does not: encoding/json
-// names no field when a number overflows a float64 in a document decoded
-// into any, which huma does before it validates.
+// numberPath is where in the JSON document body the number literal occurs
+// (".rateLimit", ".events[1]"; the first in path order if several), or ""
+// if it does not: encoding/json names no field when a number overflows a
+// float64 in a document decoded into any, which huma does before it
+// validates.
 func numberPath(body, literal string) string {
 	dec := json.NewDecoder(strings.NewReader(body))
-	dec.UseNumber()
-	type level struct {
-		object bool
-		key    string
-		index  int
-		atKey  bool // in an object, the next token is a key
+	dec.UseNumber() // keeps the literal, which cannot overflow
+	var doc any
+	if dec.Decode(&doc) != nil {
+		return ""
 	}
-	var stack []level
-	path := func() string {
-		var b strings.Builder
-		for _, l := range stack {
-			if l.object {
-				b.WriteString("." + l.key)
-			} else {
-				fmt.Fprintf(&b, "[%d]", l.index)
-			}
-		}
-		return b.String()
-	}
-	// value ends a value in the innermost container: the next token of an
-	// object is a key again, of an array the next item.
-	value := func() {
-		if n := len(stack); n > 0 {
-			if stack[n-1].object {
-				stack[n-1].atKey = true
-			} else {
-				stack[n-1].index++
-			}
-		}
-	}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].atKey {
-			if key, ok := tok.(string); ok {
-				stack[n-1].key, stack[n-1].atKey = key, false
-				continue
-			}
-		}
-		switch tok := tok.(type) {
-		case json.Delim:
-			switch tok {
-			case '{':
-				stack = append(stack, level{object: true, atKey: true})
-			case '[':
-				stack = append(stack, level{})
-			default:
-				stack = stack[:len(stack)-1]
-				value()
-			}
+	var found string
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch v := v.(type) {
 		case json.Number:
-			if string(tok) == literal {
-				return path()
+			if string(v) == literal && (found == "" || at < found) {
+				found = at
 			}
-			value()
-		default:
-			value()
+		case map[string]any:
+			for k, item := range v {
+				walk(item, at+"."+k)
+			}
+		case []any:
+			for i, item := range v {
+				walk(item, fmt.Sprintf("%s[%d]", at, i))
+			}
 		}
 	}
+	walk(doc, "")
+	return found
 }
 
 // echoed is what an error may show of the value rejected at location:
