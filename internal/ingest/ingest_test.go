@@ -658,11 +658,10 @@ func TestDeduplicated(t *testing.T) {
 	}
 }
 
-// TestPublishUnavailable: when JetStream cannot store events within the
-// publish wait, the client is told to retry (503 with Retry-After), not
-// that its events are bad.
-func TestPublishUnavailable(t *testing.T) {
-	t.Parallel()
+// publisherWithoutEvents is a publisher (waiting 1 s for a store) to a
+// server whose EVENTS stream does not exist: every publish fails.
+func publisherWithoutEvents(t *testing.T) *publish.Client {
+	t.Helper()
 	n := testenv.StartNATS(t, 1)
 	pub, err := publish.New(n.Conn, publish.WithWait(time.Second))
 	if err != nil {
@@ -671,6 +670,15 @@ func TestPublishUnavailable(t *testing.T) {
 	if err := n.JS.DeleteStream(t.Context(), stream.Events); err != nil {
 		t.Fatal(err)
 	}
+	return pub
+}
+
+// TestPublishUnavailable: when JetStream cannot store events within the
+// publish wait, the client is told to retry (503 with Retry-After), not
+// that its events are bad.
+func TestPublishUnavailable(t *testing.T) {
+	t.Parallel()
+	pub := publisherWithoutEvents(t)
 	h := newHandler(t, pub, ingest.Config{})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()

@@ -6,26 +6,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/bluehq/webhooks/internal/ingest"
-	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/testenv"
-	"github.com/bluehq/webhooks/pkg/publish"
 )
 
 // The line logged for a request carries its trace: the handler logs with
 // the request's context, from which the log handler takes trace_id.
 func TestPublishFailureIsLoggedWithTheRequestTrace(t *testing.T) {
 	t.Parallel()
-	n := testenv.StartNATS(t, 1)
-	pub, err := publish.New(n.Conn, publish.WithWait(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.JS.DeleteStream(t.Context(), stream.Events); err != nil {
-		t.Fatal(err)
-	}
+	pub := publisherWithoutEvents(t)
 	logs := &testenv.Traces{}
 	h := newHandler(t, pub, ingest.Config{Logger: slog.New(logs)})
 	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/events", bytes.NewReader(mustJSON(t, envelope(testenv.ID("co")))))
