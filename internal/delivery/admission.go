@@ -1,0 +1,185 @@
+package delivery
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bluehq/webhooks/internal/attempt"
+	"github.com/bluehq/webhooks/internal/job"
+	"github.com/bluehq/webhooks/internal/state"
+)
+
+// admit asks the endpoint's circuit breaker. When the circuit is open the
+// job is rescheduled for when it may close, without counting an attempt.
+func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *jobLog) bool {
+	now := time.Now()
+	adm, err := d.local.admission(j.WebhookID, now, func() (state.Admission, error) {
+		return d.State.Admit(ctx, j.WebhookID, now)
+	})
+	if err != nil {
+		log.Warn("delivery: breaker state unavailable; attempting anyway", "err", err)
+		return true
+	}
+	if adm.Allowed {
+		return true
+	}
+	at := scheduleTime(deferUntil(adm.RetryAt, now))
+	log.Debug("circuit open: job deferred", "until", at)
+	d.cfg.Metrics.Outcome(attempt.Deferred)
+	d.finish(m, log, d.schedule(ctx, m.Subject(), j, at), "deferral")
+	return false
+}
+
+// deferUntil is when a job that an open circuit refused at now is offered
+// again: a random moment in the first seconds after retryAt (when the
+// circuit may let a probe through), within as long again as the job waits,
+// at least 1 s and at most maxDeferSpread. The backlog of an endpoint then
+// does not come back in one second, a burst that stalls its shard's other
+// endpoints; and jobs deferred together still come back together, so the
+// stream reads them from the same blocks (spread over minutes, each due
+// job of a long-open circuit loaded its block from disk again).
+func deferUntil(retryAt, now time.Time) time.Time {
+	wait := min(max(retryAt.Sub(now), time.Second), maxDeferSpread)
+	return retryAt.Add(rand.N(wait))
+}
+
+// maxDeferSpread bounds how far deferUntil spreads deferred jobs.
+const maxDeferSpread = 5 * time.Second
+
+// allow takes a rate token of the endpoint, if it has a rate limit. A job
+// that must wait for one is handed back (see backOff).
+func (d *Deliverer) allow(ctx context.Context, w *waiter) bool {
+	rate := w.entry.EffectiveRate(d.limits)
+	if rate <= 0 {
+		return true
+	}
+	burst := d.cfg.EndpointBurst
+	if w.entry.RateLimit > 0 {
+		burst = max(1, int(rate))
+	}
+	wait, err := d.State.Allow(ctx, w.j.WebhookID, rate, burst, time.Now())
+	if err != nil {
+		w.log.Warn("delivery: rate state unavailable; attempting anyway", "err", err)
+		return true
+	}
+	if wait > 0 {
+		d.backOff(ctx, w.m, wait, w.log)
+		return false
+	}
+	return true
+}
+
+// acquire takes an in-flight slot of the endpoint: an idle one of ours, or
+// one from the shared state. A job that finds the endpoint at its cap
+// waits in this process when an attempt of ours will pass it a slot soon
+// (see waiting); otherwise it is handed back with a short delay. It is
+// never held longer.
+func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
+	now := time.Now()
+	w.since = now
+	limit := w.entry.EffectiveConcurrency(d.limits)
+	s, c := d.waiting.claim(w.j.WebhookID, *w, limit, d.leaseTTL())
+	switch c {
+	case reused:
+		return s, true
+	case joined:
+		return nil, false
+	case atCap:
+		d.handBack(ctx, w.m, w.log)
+		return nil, false
+	}
+	lease, ok, err := d.State.Acquire(ctx, w.j.WebhookID, limit, d.leaseTTL(), now)
+	if err != nil {
+		w.log.Warn("delivery: in-flight state unavailable; attempting anyway", "err", err)
+		return nil, true
+	}
+	if !ok {
+		if !d.waiting.enqueue(w.j.WebhookID, *w) {
+			d.handBack(ctx, w.m, w.log)
+		}
+		return nil, false
+	}
+	d.waiting.started(w.j.WebhookID)
+	return &slot{lease: lease, at: now}, true
+}
+
+// leaseTTL is how long the shared state keeps an endpoint slot whose
+// holder died without releasing it.
+func (d *Deliverer) leaseTTL() time.Duration { return d.cfg.Timeout + 5*time.Second }
+
+// release ends an attempt that held slot s of endpoint key. After a
+// success the slot passes to the oldest job waiting for the endpoint, if
+// any, mayPass and the slot is passable; with none waiting, it is kept idle
+// for the endpoint's next job (see waiting). Otherwise it goes back to the
+// shared state. Jobs left waiting behind a failure, or behind no attempt
+// at all, are handed back.
+func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency time.Duration, ok, mayPass bool) *waiter {
+	now := time.Now()
+	next, orphans, kept := d.waiting.end(key, s, latency, ok, mayPass && s.passable(d.leaseTTL(), now), now)
+	switch {
+	case next != nil:
+		s.passes++
+	case !kept:
+		d.giveBack(ctx, s)
+	}
+	for _, o := range orphans {
+		d.handBack(ctx, o.m, o.log)
+	}
+	return next
+}
+
+// giveBack releases the slots to the shared state.
+func (d *Deliverer) giveBack(ctx context.Context, slots ...*slot) {
+	for _, s := range slots {
+		if err := d.State.Release(context.WithoutCancel(ctx), s.lease); err != nil {
+			d.log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "webhook_id", s.lease.Key, "err", err)
+		}
+	}
+}
+
+// handBack returns a job that found its endpoint at the in-flight cap, to
+// be delivered again in a moment (to this or another replica), later each
+// time it comes back to a full endpoint (see handBackDelay). A wait of
+// seconds is a message schedule (see backOff), so that a backlog of one
+// slow endpoint does not hold its shard's ack-pending and starve the
+// other endpoints of that shard.
+func (d *Deliverer) handBack(ctx context.Context, m jetstream.Msg, log *jobLog) {
+	d.cfg.Metrics.Outcome(attempt.HandedBack)
+	n := uint64(1)
+	if md, err := m.Metadata(); err == nil {
+		n = md.NumDelivered
+	}
+	d.backOff(ctx, m, handBackDelay(n), log)
+}
+
+// handBackDelay is how long a job handed back for the n-th time waits: 50
+// to 250 ms the first time, doubling each time after, at most
+// maxHandBackDelay. An endpoint slower than its traffic builds a backlog
+// that would otherwise bounce between the shard and the deliverers every
+// 150 ms on average, costing every other endpoint CPU.
+func handBackDelay(n uint64) time.Duration {
+	lo := 50 * time.Millisecond << min(max(n, 1)-1, 8)
+	return min(lo+rand.N(4*lo), maxHandBackDelay)
+}
+
+// maxHandBackDelay bounds handBackDelay.
+const maxHandBackDelay = 10 * time.Second
+
+// backOff returns a job that may not run yet: a short wait is a Nak with
+// delay (the message stays in the stream, this worker moves on); a long one
+// is a message schedule, so the consumer's ack-pending is not held.
+func (d *Deliverer) backOff(ctx context.Context, m jetstream.Msg, wait time.Duration, log *jobLog) {
+	if wait < 2*time.Second {
+		_ = m.NakWithDelay(wait)
+		return
+	}
+	j, err := job.FromMsg(natsHeader(m), m.Data())
+	if err != nil {
+		_ = m.NakWithDelay(wait)
+		return
+	}
+	d.finish(m, log, d.schedule(ctx, m.Subject(), j, scheduleTime(time.Now().Add(wait))), "reschedule")
+}

@@ -1,0 +1,176 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/bluehq/webhooks/internal/attempt"
+	"github.com/bluehq/webhooks/internal/job"
+	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/webhook"
+)
+
+func (d *Deliverer) onMsg(m jetstream.Msg) {
+	select {
+	case <-d.stopping:
+		_ = m.Nak() // draining: another deliverer takes it now
+		return
+	default:
+	}
+	m = stream.Hold(m, d.cfg.Heartbeat)
+	d.inflight.Add(1)
+	go func() {
+		defer d.inflight.Done()
+		select {
+		case d.sem <- struct{}{}:
+		case <-d.stopping:
+			_ = m.Nak()
+			return
+		}
+		defer func() { <-d.sem }()
+		d.handle(d.hardStop, m)
+	}()
+}
+
+func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
+	j, err := job.FromMsg(natsHeader(m), m.Data())
+	if err != nil {
+		d.log.Error("delivery: malformed job terminated", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	d.handleJob(ctx, m, j)
+}
+
+// handleJob delivers j, read from m, or decides what else becomes of it.
+func (d *Deliverer) handleJob(ctx context.Context, m jetstream.Msg, j job.Job) {
+	log := &jobLog{base: d.log, j: &j}
+	entry, err := d.Resolver.Webhook(ctx, j.CompanyID, j.WebhookID)
+	if errors.Is(err, webhook.ErrNotFound) {
+		log.Info("delivery dropped: webhook deleted")
+		d.cfg.Metrics.Outcome(attempt.Dropped)
+		_ = m.Ack()
+		return
+	}
+	if err != nil {
+		log.Warn("delivery: registry unavailable; job handed back", "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	if !entry.Enabled {
+		// Logged without a request, so that the delivery shows as parked.
+		rec := outcome{}.record(&j)
+		rec.Outcome = attempt.Parked
+		d.record(rec)
+		d.park(ctx, m, &j, log, "disabled")
+		return
+	}
+	if !d.admit(ctx, m, j, log) {
+		return
+	}
+	w := &waiter{m: m, j: &j, entry: entry, log: log}
+	if !d.allow(ctx, w) {
+		return
+	}
+	s, ok := d.acquire(ctx, w)
+	if !ok {
+		return
+	}
+	// The endpoint's slot passes from job to job while some wait for it.
+	for w != nil {
+		w = d.deliver(ctx, w, s)
+		if w != nil && !d.allow(ctx, w) {
+			// No rate token for it (it was handed back): the slot goes back,
+			// and the line waits for our other attempts.
+			d.release(ctx, w.j.WebhookID, s, 0, true, false)
+			return
+		}
+	}
+}
+
+// deliver makes one attempt with the endpoint slot s (nil when the shared
+// state could not give one) and does what its outcome asks. It returns the
+// next job waiting for the same endpoint when the slot passes to it.
+func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *waiter) {
+	m, j, log := w.m, w.j, w.log
+	ctx, span := d.startSpan(ctx, j)
+	defer span.End()
+	out := d.attempt(ctx, w.entry, j)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("http.response.status_code", out.status), attribute.String("webhooks.error_class", out.class))
+	}
+	if !out.ok() {
+		span.SetStatus(codes.Error, out.errText)
+	}
+	if s != nil {
+		next = d.release(ctx, j.WebhookID, s, out.latency, out.ok() && ctx.Err() == nil, true)
+	}
+	if ctx.Err() != nil {
+		// Shutting down mid-attempt: hand the job back untouched.
+		_ = m.Nak()
+		return next
+	}
+	d.cfg.Metrics.Attempt(out.outcomeClass(), out.status, out.latency)
+	log.out = &out
+	rec := out.record(j)
+
+	switch {
+	case out.ok():
+		rec.Outcome = attempt.Delivered
+		d.health(ctx, w.entry, j, true, log)
+		d.record(rec)
+		log.InfoContext(ctx, "delivered")
+		d.cfg.Metrics.Outcome(attempt.Delivered)
+		if !j.PublishedAt.IsZero() {
+			d.cfg.Metrics.Delivered(time.Since(j.PublishedAt))
+		}
+		if err := m.Ack(); err != nil {
+			log.Warn("delivery: ack failed; a duplicate may follow", "err", err)
+		}
+	case out.status == http.StatusGone:
+		rec.Outcome = attempt.Parked
+		d.record(rec)
+		log.WarnContext(ctx, "endpoint answered 410 Gone: disabling webhook")
+		if err := d.disable(ctx, j, "gone", log); err != nil {
+			_ = m.NakWithDelay(time.Second)
+			return next
+		}
+		d.park(ctx, m, j, log, "gone")
+	default:
+		if d.health(ctx, w.entry, j, false, log) {
+			rec.Outcome = attempt.Parked
+			d.record(rec)
+			d.park(ctx, m, j, log, "disabled")
+			return next
+		}
+		delay, more := d.cfg.Policy.Next(j.Attempt)
+		if !more {
+			rec.Outcome = attempt.Dead
+			d.record(rec)
+			log.WarnContext(ctx, "delivery failed; attempts exhausted: dead-lettered", "err", out.errText)
+			d.cfg.Metrics.Outcome(attempt.Dead)
+			d.finish(m, log, d.deadLetter(ctx, j, "exhausted"), "dead-letter")
+			return next
+		}
+		if out.retryIn > 0 {
+			delay = d.cfg.Policy.Clamp(out.retryIn, time.Second)
+		}
+		retry := *j
+		retry.Attempt++
+		retry.Header = job.CopyHeader(j.Header)
+		linkNext(ctx, retry.Header)
+		at := scheduleTime(time.Now().Add(delay))
+		rec.Outcome, rec.NextAttemptAt = attempt.Retry, &at
+		d.record(rec)
+		log.InfoContext(ctx, "delivery failed; retry scheduled", "next_attempt_at", at, "err", out.errText)
+		d.cfg.Metrics.Outcome(attempt.Retry)
+		d.finish(m, log, d.schedule(ctx, m.Subject(), retry, at), "retry schedule")
+	}
+	return next
+}
