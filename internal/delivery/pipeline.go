@@ -95,7 +95,7 @@ func (d *Deliverer) handleJob(ctx context.Context, m jetstream.Msg, j job.Job) {
 }
 
 // deliver makes one attempt with the endpoint slot s (nil when the shared
-// state could not give one) and does what its outcome asks. It returns the
+// state could not give one) and does what decide makes of its outcome. It returns the
 // next job waiting for the same endpoint when the slot passes to it.
 func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *waiter) {
 	m, j, log := w.m, w.j, w.log
@@ -120,10 +120,14 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 	log.out = &out
 	rec := out.record(j)
 
-	switch {
-	case out.ok():
+	// A 410 disables the webhook by itself; any other answer counts for
+	// the endpoint's health, which may disable it too.
+	disabled := out.status != http.StatusGone && d.health(ctx, w.entry, j, out.ok(), log)
+	delay, more := d.cfg.Policy.Next(j.Attempt)
+	dec := decide(afterAttempt{out: out, disabled: disabled, delay: delay, more: more, now: time.Now()}, d.cfg.Policy)
+	switch dec.verdict {
+	case acked:
 		rec.Outcome = attempt.Delivered
-		d.health(ctx, w.entry, j, true, log)
 		d.record(rec)
 		log.InfoContext(ctx, "delivered")
 		d.cfg.Metrics.Outcome(attempt.Delivered)
@@ -133,7 +137,7 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 		if err := m.Ack(); err != nil {
 			log.Warn("delivery: ack failed; a duplicate may follow", "err", err)
 		}
-	case out.status == http.StatusGone:
+	case goneDisable:
 		rec.Outcome = attempt.Parked
 		d.record(rec)
 		log.WarnContext(ctx, "endpoint answered 410 Gone: disabling webhook")
@@ -142,35 +146,26 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 			return next
 		}
 		d.park(ctx, m, j, log, "gone")
-	default:
-		if d.health(ctx, w.entry, j, false, log) {
-			rec.Outcome = attempt.Parked
-			d.record(rec)
-			d.park(ctx, m, j, log, "disabled")
-			return next
-		}
-		delay, more := d.cfg.Policy.Next(j.Attempt)
-		if !more {
-			rec.Outcome = attempt.Dead
-			d.record(rec)
-			log.WarnContext(ctx, "delivery failed; attempts exhausted: dead-lettered", "err", out.errText)
-			d.cfg.Metrics.Outcome(attempt.Dead)
-			d.finish(m, log, d.deadLetter(ctx, j, "exhausted"), "dead-letter")
-			return next
-		}
-		if out.retryIn > 0 {
-			delay = d.cfg.Policy.Clamp(out.retryIn, time.Second)
-		}
+	case parked:
+		rec.Outcome = attempt.Parked
+		d.record(rec)
+		d.park(ctx, m, j, log, "disabled")
+	case deadLettered:
+		rec.Outcome = attempt.Dead
+		d.record(rec)
+		log.WarnContext(ctx, "delivery failed; attempts exhausted: dead-lettered", "err", out.errText)
+		d.cfg.Metrics.Outcome(attempt.Dead)
+		d.finish(m, log, d.deadLetter(ctx, j, "exhausted"), "dead-letter")
+	case retried:
 		retry := *j
 		retry.Attempt++
 		retry.Header = job.CopyHeader(j.Header)
 		linkNext(ctx, retry.Header)
-		at := scheduleTime(time.Now().Add(delay))
-		rec.Outcome, rec.NextAttemptAt = attempt.Retry, &at
+		rec.Outcome, rec.NextAttemptAt = attempt.Retry, &dec.at
 		d.record(rec)
-		log.InfoContext(ctx, "delivery failed; retry scheduled", "next_attempt_at", at, "err", out.errText)
+		log.InfoContext(ctx, "delivery failed; retry scheduled", "next_attempt_at", dec.at, "err", out.errText)
 		d.cfg.Metrics.Outcome(attempt.Retry)
-		d.finish(m, log, d.schedule(ctx, m.Subject(), retry, at), "retry schedule")
+		d.finish(m, log, d.schedule(ctx, m.Subject(), retry, dec.at), "retry schedule")
 	}
 	return next
 }
