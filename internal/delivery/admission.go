@@ -110,14 +110,29 @@ func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
 // holder died without releasing it.
 func (d *Deliverer) leaseTTL() time.Duration { return d.cfg.Timeout + 5*time.Second }
 
-// release ends an attempt that held slot s of endpoint key. After a
-// success the slot passes to the oldest job waiting for the endpoint, if
-// any, mayPass and the slot is passable; with none waiting, it is kept idle
-// for the endpoint's next job (see waiting). Otherwise it goes back to the
-// shared state. Jobs left waiting behind a failure, or behind no attempt
-// at all, are handed back.
-func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency time.Duration, ok, mayPass bool) *waiter {
+// attemptEnd is how the use of an endpoint slot ended, for release.
+type attemptEnd int
+
+const (
+	// attemptSucceeded: the slot may pass to the next job.
+	attemptSucceeded attemptEnd = iota
+	// attemptFailed: the jobs waiting for the endpoint are handed back
+	// (they go through the circuit breaker again).
+	attemptFailed
+	// noAttempt: the slot was not used (the job it passed to had no rate
+	// token); it goes back, and the line waits for our other attempts.
+	noAttempt
+)
+
+// release ends the use of slot s of endpoint key. After a success the
+// slot passes to the oldest job waiting for the endpoint, if any and the
+// slot is passable; with none waiting, it is kept idle for the endpoint's
+// next job (see waiting). Otherwise it goes back to the shared state. Jobs
+// left waiting behind a failure, or behind no attempt running any more,
+// are handed back.
+func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency time.Duration, end attemptEnd) *waiter {
 	now := time.Now()
+	ok, mayPass := end != attemptFailed, end == attemptSucceeded
 	next, orphans, kept := d.waiting.end(key, s, latency, ok, mayPass && s.passable(d.leaseTTL(), now), now)
 	switch {
 	case next != nil:

@@ -88,7 +88,7 @@ func (d *Deliverer) handleJob(ctx context.Context, m jetstream.Msg, j job.Job) {
 		if w != nil && !d.allow(ctx, w) {
 			// No rate token for it (it was handed back): the slot goes back,
 			// and the line waits for our other attempts.
-			d.release(ctx, w.j.WebhookID, s, 0, true, false)
+			d.release(ctx, w.j.WebhookID, s, 0, noAttempt)
 			return
 		}
 	}
@@ -109,7 +109,11 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 		span.SetStatus(codes.Error, out.errText)
 	}
 	if s != nil {
-		next = d.release(ctx, j.WebhookID, s, out.latency, out.ok() && ctx.Err() == nil, true)
+		end := attemptSucceeded
+		if !out.ok() || ctx.Err() != nil {
+			end = attemptFailed
+		}
+		next = d.release(ctx, j.WebhookID, s, out.latency, end)
 	}
 	if ctx.Err() != nil {
 		// Shutting down mid-attempt: hand the job back untouched.
