@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/bluehq/webhooks/internal/attempt"
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/state"
@@ -14,10 +12,10 @@ import (
 
 // admit asks the endpoint's circuit breaker. When the circuit is open the
 // job is rescheduled for when it may close, without counting an attempt.
-func (d *Deliverer) admit(ctx context.Context, m jetstream.Msg, j job.Job, log *jobLog) bool {
+func (d *Deliverer) admit(ctx context.Context, m message, j job.Job, log *jobLog) bool {
 	now := time.Now()
 	adm, err := d.local.admission(j.WebhookID, now, func() (state.Admission, error) {
-		return d.State.Admit(ctx, j.WebhookID, now)
+		return d.deps.State.Admit(ctx, j.WebhookID, now)
 	})
 	if err != nil {
 		log.Warn("delivery: breaker state unavailable; attempting anyway", "err", err)
@@ -60,7 +58,7 @@ func (d *Deliverer) allow(ctx context.Context, w *waiter) bool {
 	if w.entry.RateLimit > 0 {
 		burst = max(1, int(rate))
 	}
-	wait, err := d.State.Allow(ctx, w.j.WebhookID, rate, burst, time.Now())
+	wait, err := d.deps.State.Allow(ctx, w.j.WebhookID, rate, burst, time.Now())
 	if err != nil {
 		w.log.Warn("delivery: rate state unavailable; attempting anyway", "err", err)
 		return true
@@ -91,7 +89,7 @@ func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
 		d.handBack(ctx, w.m, w.log)
 		return nil, false
 	}
-	lease, ok, err := d.State.Acquire(ctx, w.j.WebhookID, limit, d.leaseTTL(), now)
+	lease, ok, err := d.deps.State.Acquire(ctx, w.j.WebhookID, limit, d.leaseTTL(), now)
 	if err != nil {
 		w.log.Warn("delivery: in-flight state unavailable; attempting anyway", "err", err)
 		return nil, true
@@ -149,7 +147,7 @@ func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency ti
 // giveBack releases the slots to the shared state.
 func (d *Deliverer) giveBack(ctx context.Context, slots ...*slot) {
 	for _, s := range slots {
-		if err := d.State.Release(context.WithoutCancel(ctx), s.lease); err != nil {
+		if err := d.deps.State.Release(context.WithoutCancel(ctx), s.lease); err != nil {
 			d.log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "webhook_id", s.lease.Key, "err", err)
 		}
 	}
@@ -161,13 +159,9 @@ func (d *Deliverer) giveBack(ctx context.Context, slots ...*slot) {
 // seconds is a message schedule (see backOff), so that a backlog of one
 // slow endpoint does not hold its shard's ack-pending and starve the
 // other endpoints of that shard.
-func (d *Deliverer) handBack(ctx context.Context, m jetstream.Msg, log *jobLog) {
+func (d *Deliverer) handBack(ctx context.Context, m message, log *jobLog) {
 	d.cfg.Metrics.Outcome(attempt.HandedBack)
-	n := uint64(1)
-	if md, err := m.Metadata(); err == nil {
-		n = md.NumDelivered
-	}
-	d.backOff(ctx, m, handBackDelay(n), log)
+	d.backOff(ctx, m, handBackDelay(m.deliveries()), log)
 }
 
 // handBackDelay is how long a job handed back for the n-th time waits: 50
@@ -186,14 +180,14 @@ const maxHandBackDelay = 10 * time.Second
 // backOff returns a job that may not run yet: a short wait is a Nak with
 // delay (the message stays in the stream, this worker moves on); a long one
 // is a message schedule, so the consumer's ack-pending is not held.
-func (d *Deliverer) backOff(ctx context.Context, m jetstream.Msg, wait time.Duration, log *jobLog) {
+func (d *Deliverer) backOff(ctx context.Context, m message, wait time.Duration, log *jobLog) {
 	if wait < 2*time.Second {
-		_ = m.NakWithDelay(wait)
+		_ = m.requeue(wait)
 		return
 	}
 	j, err := job.FromMsg(natsHeader(m), m.Data())
 	if err != nil {
-		_ = m.NakWithDelay(wait)
+		_ = m.requeue(wait)
 		return
 	}
 	d.finish(m, log, d.schedule(ctx, m.Subject(), j, scheduleTime(time.Now().Add(wait))), "reschedule")

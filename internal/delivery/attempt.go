@@ -94,7 +94,7 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 	}
 	e.Signer(now).Sign(h, j.DeliveryID, now.Unix(), j.Body)
 
-	out := exchange(ctx, d.Client, target, h, j.Body)
+	out := exchange(ctx, d.deps.Client, target, h, j.Body)
 	out.traceID = traceIDString(traceID)
 	switch {
 	case out.status == 0:

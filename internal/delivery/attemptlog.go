@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bluehq/webhooks/internal/attempt"
 	"github.com/bluehq/webhooks/internal/state"
@@ -35,7 +34,7 @@ const HeaderAttemptCount = "Wh-Attempt-Count"
 // attemptFlushEvery of its attempt, and a crash loses at most that window
 // of the log, never a delivery.
 type attemptLog struct {
-	js    jetstream.JetStream
+	js    stream.AsyncPublisher
 	index state.State
 	keep  int
 	log   *slog.Logger
@@ -50,7 +49,7 @@ type attemptBatch struct {
 	records              [][]byte // the same records, for the index
 }
 
-func newAttemptLog(js jetstream.JetStream, index state.State, keep int, log *slog.Logger) *attemptLog {
+func newAttemptLog(js stream.AsyncPublisher, index state.State, keep int, log *slog.Logger) *attemptLog {
 	return &attemptLog{js: js, index: index, keep: keep, log: log, pending: map[string]*attemptBatch{}}
 }
 

@@ -13,10 +13,10 @@ import (
 )
 
 // finish acks the job once its next step is durable, or hands it back.
-func (d *Deliverer) finish(m jetstream.Msg, log *jobLog, stepErr error, step string) {
+func (d *Deliverer) finish(m message, log *jobLog, stepErr error, step string) {
 	if stepErr != nil {
 		log.Error("delivery: "+step+" failed; job handed back", "err", stepErr)
-		_ = m.NakWithDelay(time.Second)
+		_ = m.requeue(time.Second)
 		return
 	}
 	if err := m.Ack(); err != nil {
@@ -36,7 +36,7 @@ func scheduleTime(t time.Time) time.Time {
 func (d *Deliverer) schedule(ctx context.Context, target string, j job.Job, at time.Time) error {
 	j.Header = job.CopyHeader(j.Header)
 	msg := j.Msg(stream.RetrySubject(j.DeliveryID))
-	return stream.Store(ctx, d.Publisher, []*nats.Msg{msg}, d.cfg.StoreWait, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(target))
+	return stream.Store(ctx, d.deps.Publisher, []*nats.Msg{msg}, d.cfg.StoreWait, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(target))
 }
 
 // deadLetter copies the job to DEAD; deduplicated per delivery and attempt.
@@ -46,10 +46,11 @@ func (d *Deliverer) deadLetter(ctx context.Context, j *job.Job, reason string) e
 	msg := jj.Msg(stream.DeadSubject(j.CompanyID, j.WebhookID, j.DeliveryID))
 	msg.Header.Set(job.HeaderDeadReason, reason)
 	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("dead.%s.%d", j.DeliveryID, j.Attempt))
-	return stream.Store(ctx, d.Publisher, []*nats.Msg{msg}, d.cfg.StoreWait)
+	return stream.Store(ctx, d.deps.Publisher, []*nats.Msg{msg}, d.cfg.StoreWait)
 }
 
-func natsHeader(m jetstream.Msg) nats.Header {
+// natsHeader is m's header, never nil.
+func natsHeader(m interface{ Headers() nats.Header }) nats.Header {
 	h := m.Headers()
 	if h == nil {
 		h = nats.Header{}

@@ -106,9 +106,18 @@ type Metrics interface {
 	Outcome(outcome string)
 }
 
+// JetStream is the part of jetstream.JetStream the deliverer uses: the
+// shard consumers, and asynchronous publishing (the attempt log; retries,
+// dead letters and hand-backs too unless Deps.Publisher is set).
+type JetStream interface {
+	Consumer(ctx context.Context, stream, consumer string) (jetstream.Consumer, error)
+	stream.AsyncPublisher
+	PublishAsyncComplete() <-chan struct{}
+}
+
 // Deps are the Deliverer's collaborators.
 type Deps struct {
-	JS       jetstream.JetStream
+	JS       JetStream
 	Resolver Resolver
 	Registry Registry
 	State    state.State
@@ -121,9 +130,9 @@ type Deps struct {
 
 // Deliverer is the delivery role.
 type Deliverer struct {
-	Deps
-	cfg Config
-	log *slog.Logger
+	deps Deps
+	cfg  Config
+	log  *slog.Logger
 
 	sem      chan struct{}
 	inflight sync.WaitGroup
@@ -196,7 +205,7 @@ func New(deps Deps, cfg Config) (*Deliverer, error) {
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
-	return &Deliverer{Deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight), local: newLocal(),
+	return &Deliverer{deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight), local: newLocal(),
 		waiting: newWaiting(cfg.SlotWait), attempts: newAttemptLog(deps.JS, deps.State, cfg.AttemptIndexSize, cfg.Logger),
 		limits: webhook.Limits{Rate: cfg.EndpointRate, Concurrency: cfg.EndpointConcurrency}}, nil
 }
@@ -226,7 +235,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		stopLog()
 		<-logDone
 		select {
-		case <-d.JS.PublishAsyncComplete():
+		case <-d.deps.JS.PublishAsyncComplete():
 		case <-time.After(5 * time.Second): // the server is gone: those records are lost
 			d.log.Warn("delivery: attempt log writes unconfirmed at stop")
 		}
@@ -241,7 +250,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		d.takeMu.Unlock()
 		close(d.stopping)
 		for _, w := range d.waiting.close() {
-			_ = w.m.Nak() // draining: another deliverer takes it now
+			_ = w.m.requeue(0) // draining: another deliverer takes it now
 		}
 		d.giveBack(ctx, d.waiting.lingered(time.Now(), d.leaseTTL())...)
 		for _, cc := range consumers {
@@ -258,7 +267,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 	}
 	for shard := range d.cfg.Shards {
-		cons, err := d.JS.Consumer(ctx, stream.Deliveries, stream.ShardConsumer(shard))
+		cons, err := d.deps.JS.Consumer(ctx, stream.Deliveries, stream.ShardConsumer(shard))
 		if err == nil {
 			var cc jetstream.ConsumeContext
 			cc, err = cons.Consume(d.onMsg, jetstream.PullMaxMessages(d.cfg.PullBatch),

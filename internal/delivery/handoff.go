@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +22,7 @@ import (
 // From there the job is handled as a pulled one: the circuit, the rate
 // limit, the in-flight cap and its waiting line, retries, dead letters.
 // What would hand a pulled job back to its shard stores this one there
-// (see handedMsg); settle reports when the job is delivered or stored.
+// (see handedJob); settle reports when the job is delivered or stored.
 func (d *Deliverer) Take(j *job.Job, msg *nats.Msg, settle func(error)) bool {
 	d.takeMu.RLock()
 	defer d.takeMu.RUnlock()
@@ -36,7 +35,7 @@ func (d *Deliverer) Take(j *job.Job, msg *nats.Msg, settle func(error)) bool {
 		return false
 	}
 	d.inflight.Add(1)
-	ctx, m := d.hardStop, &handedMsg{msg: msg, pub: d.Publisher, wait: d.cfg.StoreWait, settle: settle}
+	ctx, m := d.hardStop, &handedJob{msg: msg, pub: d.deps.Publisher, wait: d.cfg.StoreWait, settle: settle}
 	go func() {
 		defer d.inflight.Done()
 		defer func() { <-d.sem }()
@@ -45,13 +44,10 @@ func (d *Deliverer) Take(j *job.Job, msg *nats.Msg, settle func(error)) bool {
 	return true
 }
 
-// handedMsg stands in for the JetStream message of a job the dispatcher
-// handed over. Ack and Term settle it: the job is done, or (Term) cannot
-// be a job. Nak and NakWithDelay store it in DELIVERIES, with the
-// Nats-Msg-Id the dispatcher gave it, for a shard consumer to deliver
-// (at once: the delay is the shard's to apply next time), and settle it
-// once JetStream acked the publish, or with the error that it did not.
-type handedMsg struct {
+// handedJob is a job the dispatcher handed over, not stored in DELIVERIES.
+// Ack settles it: the job is done. What would requeue a pulled job stores
+// this one in its shard instead (storeInShard).
+type handedJob struct {
 	msg    *nats.Msg
 	pub    stream.AsyncPublisher
 	wait   time.Duration
@@ -59,33 +55,35 @@ type handedMsg struct {
 	done   atomic.Bool
 }
 
-var errNotStored = errors.New("delivery: a handed-over job has no stream metadata")
+var _ message = (*handedJob)(nil)
 
-func (m *handedMsg) Metadata() (*jetstream.MsgMetadata, error) { return nil, errNotStored }
-func (m *handedMsg) Data() []byte                              { return m.msg.Data }
-func (m *handedMsg) Headers() nats.Header                      { return m.msg.Header }
-func (m *handedMsg) Subject() string                           { return m.msg.Subject }
-func (m *handedMsg) Reply() string                             { return "" }
-func (m *handedMsg) InProgress() error                         { return nil }
-func (m *handedMsg) Ack() error                                { return m.end() }
-func (m *handedMsg) DoubleAck(context.Context) error           { return m.end() }
-func (m *handedMsg) Term() error                               { return m.end() }
-func (m *handedMsg) TermWithReason(string) error               { return m.end() }
-func (m *handedMsg) Nak() error                                { return m.store() }
-func (m *handedMsg) NakWithDelay(time.Duration) error          { return m.store() }
+func (h *handedJob) Data() []byte         { return h.msg.Data }
+func (h *handedJob) Headers() nats.Header { return h.msg.Header }
+func (h *handedJob) Subject() string      { return h.msg.Subject }
 
-func (m *handedMsg) end() error {
-	if m.done.Swap(true) {
+// deliveries is 1: no shard delivered the job yet.
+func (h *handedJob) deliveries() uint64 { return 1 }
+
+// Ack settles the job as done.
+func (h *handedJob) Ack() error {
+	if h.done.Swap(true) {
 		return jetstream.ErrMsgAlreadyAckd
 	}
-	m.settle(nil)
+	h.settle(nil)
 	return nil
 }
 
-func (m *handedMsg) store() error {
-	if m.done.Swap(true) {
+// requeue stores the job in its shard, for a shard consumer to deliver at
+// once: the delay is the shard's to apply the next time.
+func (h *handedJob) requeue(time.Duration) error { return h.storeInShard() }
+
+// storeInShard stores the job in DELIVERIES, with the Nats-Msg-Id the
+// dispatcher gave it, and settles it once JetStream acked the publish, or
+// with the error that it did not.
+func (h *handedJob) storeInShard() error {
+	if h.done.Swap(true) {
 		return jetstream.ErrMsgAlreadyAckd
 	}
-	go func() { m.settle(stream.Store(context.Background(), m.pub, []*nats.Msg{m.msg}, m.wait)) }()
+	go func() { h.settle(stream.Store(context.Background(), h.pub, []*nats.Msg{h.msg}, h.wait)) }()
 	return nil
 }

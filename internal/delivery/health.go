@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/bluehq/webhooks/internal/attempt"
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/registry"
@@ -19,25 +17,25 @@ func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, o
 	now := time.Now()
 	if ok {
 		if d.local.needSuccess(j.WebhookID, now) {
-			if _, err := d.State.Success(ctx, j.WebhookID, now); err != nil {
+			if _, err := d.deps.State.Success(ctx, j.WebhookID, now); err != nil {
 				log.Warn("delivery: health state unavailable", "err", err)
 			}
 		}
 		if e.Status == webhook.StatusUnhealthy {
-			if err := d.Registry.SetStatus(ctx, j.CompanyID, j.WebhookID, webhook.StatusHealthy); err != nil {
+			if err := d.deps.Registry.SetStatus(ctx, j.CompanyID, j.WebhookID, webhook.StatusHealthy); err != nil {
 				log.Warn("delivery: recording HEALTHY failed", "err", err)
 			}
 		}
 		return false
 	}
 	d.local.failed(j.WebhookID, now)
-	h, err := d.State.Failure(ctx, j.WebhookID, now)
+	h, err := d.deps.State.Failure(ctx, j.WebhookID, now)
 	if err != nil {
 		log.Warn("delivery: health state unavailable", "err", err)
 		return false
 	}
 	if h.ConsecutiveFailures >= d.cfg.UnhealthyAfter && e.Status == webhook.StatusHealthy {
-		if err := d.Registry.SetStatus(ctx, j.CompanyID, j.WebhookID, webhook.StatusUnhealthy); err != nil {
+		if err := d.deps.Registry.SetStatus(ctx, j.CompanyID, j.WebhookID, webhook.StatusUnhealthy); err != nil {
 			log.Warn("delivery: recording UNHEALTHY failed", "err", err)
 		}
 	}
@@ -51,17 +49,17 @@ func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, o
 // disable turns the webhook off and, if this call did it, announces it with
 // a WEBHOOK_DISABLED event through the normal pipeline.
 func (d *Deliverer) disable(ctx context.Context, j *job.Job, reason string, log *jobLog) error {
-	before, after, changed, err := d.Registry.Disable(ctx, j.CompanyID, j.WebhookID, reason)
+	before, after, changed, err := d.deps.Registry.Disable(ctx, j.CompanyID, j.WebhookID, reason)
 	if err != nil {
 		log.Error("delivery: disabling webhook failed", "err", err)
 		return err
 	}
-	if !changed || d.Events == nil {
+	if !changed || d.deps.Events == nil {
 		return nil
 	}
 	e, err := disabledEvent(before, after)
 	if err == nil {
-		_, err = d.Events.Publish(ctx, e)
+		_, err = d.deps.Events.Publish(ctx, e)
 	}
 	if err != nil {
 		log.Error("delivery: WEBHOOK_DISABLED event not published", "err", err)
@@ -70,7 +68,7 @@ func (d *Deliverer) disable(ctx context.Context, j *job.Job, reason string, log 
 }
 
 // park copies the job of a disabled webhook to DEAD, where enable can find it.
-func (d *Deliverer) park(ctx context.Context, m jetstream.Msg, j *job.Job, log *jobLog, reason string) {
+func (d *Deliverer) park(ctx context.Context, m message, j *job.Job, log *jobLog, reason string) {
 	err := d.deadLetter(ctx, j, reason)
 	if err == nil {
 		// Logged once the job is in DEAD: from here, enable?replay finds it.

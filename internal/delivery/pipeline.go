@@ -45,13 +45,13 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	d.handleJob(ctx, m, j)
+	d.handleJob(ctx, pulledMsg{m}, j)
 }
 
 // handleJob delivers j, read from m, or decides what else becomes of it.
-func (d *Deliverer) handleJob(ctx context.Context, m jetstream.Msg, j job.Job) {
+func (d *Deliverer) handleJob(ctx context.Context, m message, j job.Job) {
 	log := &jobLog{base: d.log, j: &j}
-	entry, err := d.Resolver.Webhook(ctx, j.CompanyID, j.WebhookID)
+	entry, err := d.deps.Resolver.Webhook(ctx, j.CompanyID, j.WebhookID)
 	if errors.Is(err, webhook.ErrNotFound) {
 		log.Info("delivery dropped: webhook deleted")
 		d.cfg.Metrics.Outcome(attempt.Dropped)
@@ -60,7 +60,7 @@ func (d *Deliverer) handleJob(ctx context.Context, m jetstream.Msg, j job.Job) {
 	}
 	if err != nil {
 		log.Warn("delivery: registry unavailable; job handed back", "err", err)
-		_ = m.NakWithDelay(time.Second)
+		_ = m.requeue(time.Second)
 		return
 	}
 	if !entry.Enabled {
@@ -117,7 +117,7 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 	}
 	if ctx.Err() != nil {
 		// Shutting down mid-attempt: hand the job back untouched.
-		_ = m.Nak()
+		_ = m.requeue(0)
 		return next
 	}
 	d.cfg.Metrics.Attempt(out.outcomeClass(), out.status, out.latency)
@@ -146,7 +146,7 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 		d.record(rec)
 		log.WarnContext(ctx, "endpoint answered 410 Gone: disabling webhook")
 		if err := d.disable(ctx, j, "gone", log); err != nil {
-			_ = m.NakWithDelay(time.Second)
+			_ = m.requeue(time.Second)
 			return next
 		}
 		d.park(ctx, m, j, log, "gone")

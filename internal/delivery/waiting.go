@@ -5,8 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/state"
@@ -92,7 +90,7 @@ const idleLine = time.Minute
 
 // waiter is a job that passed every check but the endpoint's in-flight cap.
 type waiter struct {
-	m     jetstream.Msg
+	m     message
 	j     *job.Job
 	entry *registry.Entry
 	log   *jobLog
