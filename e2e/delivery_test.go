@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -461,14 +462,37 @@ func TestFailingForTooLongDisables(t *testing.T) {
 	}
 }
 
+// SIGTERM lets the attempts in flight finish: every request that had
+// arrived when both deliverers were told to stop is answered in full (the
+// deliverer did not cancel it) and its job acked, so the deliverer started
+// afterwards does not send it again.
 func TestGracefulStopFinishesInFlight(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, testenv.RedisURL(), "DELIVERY_TIMEOUT=5s", "ACK_WAIT=30s")
 	rc := newReceiver(t)
-	started := make(chan struct{}, 100)
+	started := make(chan struct{}, 1)
+	var mu sync.Mutex
+	completed, cancelled := map[string]int{}, map[string]int{}
 	rc.status = func(r *http.Request, _ int) int {
-		started <- struct{}{}
-		time.Sleep(time.Second) // a slow endpoint: the attempt is in flight during SIGTERM
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		id := r.Header.Get("webhook-id")
+		// A slow endpoint: the attempt is in flight during SIGTERM. A
+		// deliverer that gives up on it cancels the request meanwhile.
+		timer := time.NewTimer(time.Second)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			mu.Lock()
+			completed[id]++
+			mu.Unlock()
+		case <-r.Context().Done():
+			mu.Lock()
+			cancelled[id]++
+			mu.Unlock()
+		}
 		return http.StatusOK
 	}
 	h := s.c.createHook(t, s.token, s.company, map[string]any{"name": "slow", "url": rc.srv.URL + "/slow"})
@@ -484,15 +508,33 @@ func TestGracefulStopFinishesInFlight(t *testing.T) {
 			t.Errorf("%s exited %d after SIGTERM, want 0", name, code)
 		}
 	}
-	inFlightDone := len(arrivals(rc, "/slow"))
+	inFlight := map[string]bool{}
+	for _, r := range arrivals(rc, "/slow") {
+		inFlight[r.header.Get("webhook-id")] = true
+	}
+	mu.Lock()
+	for id := range inFlight {
+		if completed[id] != 1 || cancelled[id] != 0 {
+			t.Errorf("delivery %s in flight at SIGTERM: answered in full %d times, cancelled %d times; want answered once", id, completed[id], cancelled[id])
+		}
+	}
+	mu.Unlock()
+
 	s.restart("deliverer-1", "deliverer")
 	testenv.Eventually(t, 60*time.Second, func() bool {
 		return len(eventIDs(arrivals(rc, "/slow"))) == len(events)
 	}, "every event delivered after the restart")
+	sent := map[string]int{}
 	for _, r := range arrivals(rc, "/slow") {
 		checkDelivery(t, h, r)
+		sent[r.header.Get("webhook-id")]++
 	}
-	t.Logf("%d attempts were in flight at SIGTERM and finished; %d requests in all for %d events", inFlightDone, len(arrivals(rc, "/slow")), len(events))
+	for id := range inFlight {
+		if sent[id] != 1 {
+			t.Errorf("delivery %s, in flight at SIGTERM, was sent %d times: its job was not acked", id, sent[id])
+		}
+	}
+	t.Logf("%d attempts were in flight at SIGTERM; %d requests in all for %d events", len(inFlight), len(arrivals(rc, "/slow")), len(events))
 }
 
 // A redirect is a failure (not followed) and Retry-After on 503 sets the
