@@ -130,6 +130,10 @@ type portalDelivery struct {
 	Type     string `json:"type"`
 	Verified bool   `json:"verified"`
 	Status   int    `json:"status"`
+	// Headers (names in lower case) and Body are the request as it
+	// arrived, for the test to compare with what the portal shows.
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
 }
 
 func newPortalReceiver(t *testing.T) *portalReceiver {
@@ -150,7 +154,10 @@ func (rc *portalReceiver) receive(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &b)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	d := portalDelivery{EventID: b.EventID, Type: b.Event, Status: http.StatusOK}
+	d := portalDelivery{EventID: b.EventID, Type: b.Event, Status: http.StatusOK, Headers: map[string]string{}, Body: string(body)}
+	for k, v := range r.Header {
+		d.Headers[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
 	for _, s := range rc.secrets {
 		if v, err := verify.New(s); err == nil && v.Verify(r.Header, body) == nil {
 			d.Verified = true

@@ -151,6 +151,26 @@ async function deliveryOf(page, hookId, eventId) {
   return d && d.deliveryId;
 }
 
+// sentAsReceived checks that the delivery page shows its first attempt's
+// request headers and its body with the values the receiver got.
+async function sentAsReceived(page, got) {
+  const rows = await page.locator(".attempt").first().locator("table.headers tr").evaluateAll((trs) =>
+    trs.map((tr) => [tr.querySelector("th").textContent.trim(), tr.querySelector("td").textContent.trim()]),
+  );
+  const shown = Object.fromEntries(rows.map(([k, v]) => [k.toLowerCase(), v]));
+  const signed = ["content-type", "user-agent", "x-webhook-event", "x-webhook-attempt", "traceparent",
+    "x-signature", "x-signature-next", "webhook-id", "webhook-timestamp", "webhook-signature"];
+  for (const name of signed) {
+    assert.equal(shown[name], got.headers[name], `the page shows ${name} as the receiver got it`);
+  }
+  for (const name of ["webhook-signature", "x-signature", "webhook-timestamp", "user-agent"]) {
+    assert.ok(shown[name], `the page shows ${name}`);
+  }
+  const body = await page.getByLabel("Request body").textContent();
+  assert.deepEqual(JSON.parse(body), JSON.parse(got.body), "the page shows the body the receiver got");
+  assert.ok((await page.content()).includes("byte for byte"), "the body is known to be the one sent");
+}
+
 // --- the scenario ------------------------------------------------------
 
 test("the customer portal", async (t) => {
@@ -240,6 +260,7 @@ test("the customer portal", async (t) => {
     await check(page, "delivery");
     const st = await control("/state");
     assert.ok(st.deliveries.some((d) => d.eventId === eventId && d.verified), "the receiver verified it with the secret shown");
+    await sentAsReceived(page, st.deliveries.find((d) => d.eventId === eventId));
   });
 
   // One failing delivery at a time: five failures in a row would open the

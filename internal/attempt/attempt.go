@@ -44,6 +44,7 @@ type Record struct {
 	Response      string     `json:"response,omitempty" doc:"The first 1 KiB of the response body."`
 	TraceID       string     `json:"traceId,omitempty"`
 	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+	Request       Request    `json:"request,omitzero" doc:"What the request carried beyond the rest of the record; absent when nothing was sent."`
 }
 
 // AppendJSON appends r as json.Marshal writes it (the same fields, order and
@@ -80,6 +81,10 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	if r.NextAttemptAt != nil {
 		b = append(b, `,"nextAttemptAt":`...)
 		b = appendTime(b, *r.NextAttemptAt)
+	}
+	if r.Request != (Request{}) {
+		b = append(b, `,"request":`...)
+		b = r.Request.appendJSON(b)
 	}
 	return append(b, '}')
 }

@@ -3,6 +3,8 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -20,6 +22,7 @@ import (
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/registry"
 	"github.com/bluehq/webhooks/internal/retry"
+	"github.com/bluehq/webhooks/internal/signing"
 	"github.com/bluehq/webhooks/internal/telemetry"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
@@ -36,6 +39,7 @@ type outcome struct {
 	resp    []byte
 	retryIn time.Duration // from Retry-After, if any
 	traceID string
+	req     attempt.Request // what the request carried; zero when none was made
 }
 
 func (o outcome) ok() bool { return o.class == "" && o.status >= 200 && o.status < 300 }
@@ -53,6 +57,7 @@ func (o outcome) record(j *job.Job) attempt.Record {
 		EventID: j.EventID, EventType: j.EventType, Attempt: j.Attempt, At: time.Now().UTC(),
 		StatusCode: o.status, LatencyMs: float64(o.latency.Microseconds()) / 1000,
 		ErrorClass: o.class, Error: attempt.Describe(o.class, o.status), Response: string(o.resp), TraceID: o.traceID,
+		Request: o.req,
 	}
 }
 
@@ -93,9 +98,11 @@ func (d *Deliverer) attempt(ctx context.Context, e *registry.Entry, j *job.Job) 
 		telemetry.Propagator().Inject(ctx, propagation.HeaderCarrier(h))
 	}
 	e.Signer(now).Sign(h, j.DeliveryID, now.Unix(), j.Body)
+	req := sentRequest(h, now.Unix(), j.Body)
 
 	out := exchange(ctx, d.deps.Client, target, h, j.Body)
 	out.traceID = traceIDString(traceID)
+	out.req = req
 	switch {
 	case out.status == 0:
 		span.SetStatus(codes.Error, out.errText)
@@ -138,6 +145,25 @@ func exchange(ctx context.Context, c *http.Client, u *url.URL, h http.Header, bo
 		out.resp = bytes.Clone((*bp)[:n]) // kept only for failures: the log's evidence
 	}
 	return out
+}
+
+// sentRequest is what the attempt's record keeps of the request h signed
+// at ts: the header values made for this attempt (the signatures, never a
+// secret) and the body's digest, so that the portal can show the request as
+// it was sent and check a body it rebuilds.
+func sentRequest(h http.Header, ts int64, body []byte) attempt.Request {
+	first := func(k string) string {
+		if v := h[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	sum := sha256.Sum256(body)
+	return attempt.Request{
+		Timestamp: ts, Signature: first(signing.HeaderWebhookSignature), XSignature: first(signing.HeaderXSignature),
+		XSignatureNext: first(signing.HeaderXSignatureNext), Traceparent: first("Traceparent"),
+		UserAgent: first("User-Agent"), BodySHA256: hex.EncodeToString(sum[:]),
+	}
 }
 
 func traceIDString(id trace.TraceID) string {

@@ -55,7 +55,7 @@ func newAttemptLog(js stream.AsyncPublisher, index state.State, keep int, log *s
 
 // add queues r; a batch that reached attemptBatchBytes is written now.
 func (l *attemptLog) add(r attempt.Record) {
-	data := r.AppendJSON(make([]byte, 0, 320))
+	data := r.AppendJSON(make([]byte, 0, 768)) // a record with its request is about 600 bytes
 	l.mu.Lock()
 	b := l.pending[r.WebhookID]
 	if b == nil {
