@@ -1,13 +1,10 @@
 package inspect
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"iter"
 	"slices"
 	"sync"
 	"time"
@@ -337,35 +334,6 @@ func newCompanyLog() *companyLog {
 	return &companyLog{
 		byID: map[string]*Delivery{}, latest: map[string]*Delivery{},
 		hours: map[string]map[int64]*Hour{}, types: map[string]string{},
-	}
-}
-
-// summary is what History reads of an attempt record: decoding only these
-// fields (no error text, no response) halves the cost of a first read.
-type summary struct {
-	DeliveryID string    `json:"deliveryId"`
-	WebhookID  string    `json:"webhookId"`
-	EventID    string    `json:"eventId"`
-	EventType  string    `json:"eventType"`
-	At         time.Time `json:"at"`
-	Outcome    string    `json:"outcome"`
-	StatusCode int       `json:"statusCode"`
-	LatencyMs  float64   `json:"latencyMs"`
-	ErrorClass string    `json:"errorClass"`
-}
-
-// summaries yields the records of one ATTEMPTS message, as records does.
-func summaries(data []byte) iter.Seq[summary] {
-	return func(yield func(summary) bool) {
-		for line := range bytes.Lines(data) {
-			var r summary
-			if json.Unmarshal(line, &r) != nil {
-				continue
-			}
-			if !yield(r) {
-				return
-			}
-		}
 	}
 }
 
