@@ -143,7 +143,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		select {
 		case <-d.deps.JS.PublishAsyncComplete():
 		case <-time.After(5 * time.Second): // the server is gone: those records are lost
-			d.log.Warn("delivery: attempt log writes unconfirmed at stop")
+			d.log.WarnContext(ctx, "delivery: attempt log writes unconfirmed at stop")
 		}
 	}()
 	var consumers []jetstream.ConsumeContext
@@ -178,7 +178,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			var cc jetstream.ConsumeContext
 			cc, err = cons.Consume(d.onMsg, jetstream.PullMaxMessages(d.cfg.PullBatch),
 				jetstream.PullExpiry(stream.PullExpiry), jetstream.PullHeartbeat(stream.PullHeartbeat),
-				jetstream.ConsumeErrHandler(d.consumeError(shard)))
+				jetstream.ConsumeErrHandler(d.consumeError(ctx, shard)))
 			if err == nil {
 				consumers = append(consumers, cc)
 			}
@@ -222,15 +222,16 @@ func (d *Deliverer) sweep(ctx context.Context) {
 	}
 }
 
-// consumeError logs what the shard's pull loop reports. A missing
-// heartbeat means the pull request was lost; the library re-issues it.
-func (d *Deliverer) consumeError(shard int) jetstream.ConsumeErrHandler {
+// consumeError logs, with Run's ctx, what the shard's pull loop reports.
+// A missing heartbeat means the pull request was lost; the library
+// re-issues it.
+func (d *Deliverer) consumeError(ctx context.Context, shard int) jetstream.ConsumeErrHandler {
 	return func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, jetstream.ErrNoHeartbeat) {
-			d.log.Info("delivery: shard pull re-issued after a missed heartbeat", "shard", shard)
+			d.log.InfoContext(ctx, "delivery: shard pull re-issued after a missed heartbeat", "shard", shard)
 			return
 		}
-		d.log.Warn("delivery: shard pull", "shard", shard, "err", err)
+		d.log.WarnContext(ctx, "delivery: shard pull", "shard", shard, "err", err)
 	}
 }
 
