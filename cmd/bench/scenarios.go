@@ -652,7 +652,7 @@ func runCeiling(ctx context.Context, o options, stderr io.Writer) (*result, erro
 				now := time.Now()
 				h := make(http.Header, 8)
 				h["Content-Type"] = []string{"application/json"}
-				h["User-Agent"] = []string{"Blue-Webhooks/1.0"}
+				h["User-Agent"] = []string{delivery.DefaultUserAgent}
 				h["X-Webhook-Event"] = []string{exampleType}
 				h["X-Webhook-Attempt"] = []string{"1"}
 				t.signer.Sign(h, job.DeliveryID(evID, t.webhookID, now), now.Unix(), body)

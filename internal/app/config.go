@@ -213,10 +213,10 @@ func (c Config) WithDefaults() Config {
 	if c.RetrySchedule == nil {
 		c.RetrySchedule = retry.DefaultDelays()
 	}
-	c.MaxInFlight = cmp.Or(c.MaxInFlight, 1024)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, delivery.DefaultMaxInFlight)
 	c.Workers = cmp.Or(c.Workers, dispatch.DefaultWorkers)
 	c.EndpointConcurrency = cmp.Or(c.EndpointConcurrency, webhook.DefaultConcurrency)
-	c.DisableAfter = cmp.Or(c.DisableAfter, 72*time.Hour)
+	c.DisableAfter = cmp.Or(c.DisableAfter, delivery.DefaultDisableAfter)
 	c.PortalLinkTTL = cmp.Or(c.PortalLinkTTL, 5*time.Minute)
 	c.PortalSessionTTL = cmp.Or(c.PortalSessionTTL, time.Hour)
 	c.Stream = c.Stream.WithDefaults()

@@ -3,6 +3,7 @@ package app
 import (
 	"time"
 
+	"github.com/bluehq/webhooks/internal/delivery"
 	"github.com/bluehq/webhooks/internal/retry"
 	"github.com/bluehq/webhooks/internal/stream"
 )
@@ -28,8 +29,9 @@ type policy struct {
 	// progress: three times per ACK_WAIT.
 	Heartbeat time.Duration
 	// SettleWait is how long a stopping dispatcher waits for the jobs it
-	// handed to a deliverer: an attempt's DELIVERY_TIMEOUT, the 2 s the
-	// deliverer gives attempts in flight at stop to finish, and 1 s more.
+	// handed to a deliverer: an attempt's DELIVERY_TIMEOUT, the
+	// delivery.StopGrace the deliverer gives attempts in flight at stop to
+	// finish, and 1 s more.
 	SettleWait time.Duration
 	// HandoffSilence is how long a job offered over NATS may go unheard
 	// of before it counts as lost: ACK_WAIT, the redelivery bound of a job
@@ -52,9 +54,9 @@ func policyOf(cfg Config) policy {
 		RegistryTTL:    time.Hour,
 		StatePrefix:    cfg.RedisKeyPrefix + "wh:",
 		Retry:          retry.Policy{Delays: cfg.RetrySchedule, Jitter: 0.2, MaxRetryAfter: time.Hour},
-		SlotWait:       time.Second,
+		SlotWait:       delivery.DefaultSlotWait,
 		Heartbeat:      stream.HeartbeatFor(cfg.Stream.AckWait),
-		SettleWait:     cfg.DeliveryTimeout + 3*time.Second,
+		SettleWait:     cfg.DeliveryTimeout + delivery.StopGrace + time.Second,
 		HandoffSilence: cfg.Stream.AckWait,
 		QueueLagEvery:  5 * time.Second,
 		HealthEvery:    time.Minute,

@@ -18,16 +18,16 @@ func (d *Deliverer) admit(ctx context.Context, m message, j job.Job, log *jobLog
 		return d.deps.State.Admit(ctx, j.WebhookID, now)
 	})
 	if err != nil {
-		log.Warn("delivery: breaker state unavailable; attempting anyway", "err", err)
+		log.WarnContext(ctx, "delivery: breaker state unavailable; attempting anyway", "err", err)
 		return true
 	}
 	if adm.Allowed {
 		return true
 	}
 	at := scheduleTime(deferUntil(adm.RetryAt, now))
-	log.Debug("circuit open: job deferred", "until", at)
+	log.DebugContext(ctx, "circuit open: job deferred", "until", at)
 	d.cfg.Metrics.Outcome(attempt.Deferred)
-	d.finish(m, log, d.schedule(ctx, m.Subject(), j, at), "deferral")
+	d.finish(ctx, m, log, d.schedule(ctx, m.Subject(), j, at), "deferral")
 	return false
 }
 
@@ -60,7 +60,7 @@ func (d *Deliverer) allow(ctx context.Context, w *waiter) bool {
 	}
 	wait, err := d.deps.State.Allow(ctx, w.j.WebhookID, rate, burst, time.Now())
 	if err != nil {
-		w.log.Warn("delivery: rate state unavailable; attempting anyway", "err", err)
+		w.log.WarnContext(ctx, "delivery: rate state unavailable; attempting anyway", "err", err)
 		return true
 	}
 	if wait > 0 {
@@ -91,7 +91,7 @@ func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
 	}
 	lease, ok, err := d.deps.State.Acquire(ctx, w.j.WebhookID, limit, d.leaseTTL(), now)
 	if err != nil {
-		w.log.Warn("delivery: in-flight state unavailable; attempting anyway", "err", err)
+		w.log.WarnContext(ctx, "delivery: in-flight state unavailable; attempting anyway", "err", err)
 		return nil, true
 	}
 	if !ok {
@@ -148,7 +148,7 @@ func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency ti
 func (d *Deliverer) giveBack(ctx context.Context, slots ...*slot) {
 	for _, s := range slots {
 		if err := d.deps.State.Release(context.WithoutCancel(ctx), s.lease); err != nil {
-			d.log.Warn("delivery: releasing endpoint slot failed (it expires by itself)", "webhook_id", s.lease.Key, "err", err)
+			d.log.WarnContext(ctx, "delivery: releasing endpoint slot failed (it expires by itself)", "webhook_id", s.lease.Key, "err", err)
 		}
 	}
 }
@@ -190,5 +190,5 @@ func (d *Deliverer) backOff(ctx context.Context, m message, wait time.Duration, 
 		_ = m.requeue(wait)
 		return
 	}
-	d.finish(m, log, d.schedule(ctx, m.Subject(), j, scheduleTime(time.Now().Add(wait))), "reschedule")
+	d.finish(ctx, m, log, d.schedule(ctx, m.Subject(), j, scheduleTime(time.Now().Add(wait))), "reschedule")
 }

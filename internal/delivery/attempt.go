@@ -175,7 +175,7 @@ func traceIDString(id trace.TraceID) string {
 
 // record queues one attempt for the durable log (ATTEMPTS) and the recent
 // index of its webhook. The job's fate never waits on its log line.
-func (d *Deliverer) record(r attempt.Record) { d.attempts.add(r) }
+func (d *Deliverer) record(ctx context.Context, r attempt.Record) { d.attempts.add(ctx, r) }
 
 // disabledEvent is the WEBHOOK_DISABLED event for a webhook the platform
 // switched off: the webhook before and after, never its secret.

@@ -53,8 +53,9 @@ func newAttemptLog(js stream.AsyncPublisher, index state.State, keep int, log *s
 	return &attemptLog{js: js, index: index, keep: keep, log: log, pending: map[string]*attemptBatch{}}
 }
 
-// add queues r; a batch that reached attemptBatchBytes is written now.
-func (l *attemptLog) add(r attempt.Record) {
+// add queues r; a batch that reached attemptBatchBytes is written now,
+// logging with ctx (the context of the job whose record filled it).
+func (l *attemptLog) add(ctx context.Context, r attempt.Record) {
 	data := r.AppendJSON(make([]byte, 0, 768)) // a record with its request is about 600 bytes
 	l.mu.Lock()
 	b := l.pending[r.WebhookID]
@@ -70,7 +71,7 @@ func (l *attemptLog) add(r attempt.Record) {
 	}
 	l.mu.Unlock()
 	if full {
-		l.write(context.Background(), []*attemptBatch{b})
+		l.write(context.WithoutCancel(ctx), []*attemptBatch{b})
 	}
 }
 
@@ -113,7 +114,7 @@ func (l *attemptLog) write(ctx context.Context, batches []*attemptBatch) {
 		msg := &nats.Msg{Subject: stream.AttemptSubject(b.companyID, b.webhookID), Data: b.lines,
 			Header: nats.Header{HeaderAttemptCount: []string{strconv.Itoa(len(b.records))}}}
 		if _, err := l.js.PublishMsgAsync(msg); err != nil {
-			l.log.Warn("delivery: attempt log write failed", "webhook_id", b.webhookID, "records", len(b.records), "err", err)
+			l.log.WarnContext(ctx, "delivery: attempt log write failed", "webhook_id", b.webhookID, "records", len(b.records), "err", err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -125,7 +126,7 @@ func (l *attemptLog) write(ctx context.Context, batches []*attemptBatch) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			if err := l.index.AddAttempts(ctx, b.webhookID, b.records, l.keep); err != nil {
-				l.log.Warn("delivery: recent-attempts index write failed", "webhook_id", b.webhookID, "err", err)
+				l.log.WarnContext(ctx, "delivery: recent-attempts index write failed", "webhook_id", b.webhookID, "err", err)
 			}
 		})
 	}

@@ -30,7 +30,7 @@ func TestAttemptLogBatches(t *testing.T) {
 	dlvA1, dlvA2 := job.DeliveryID("evt_1", hookA, at), job.DeliveryID("evt_2", hookA, at)
 	dlvB := job.DeliveryID("evt_1", hookB, at)
 	add := func(dlv, hook string, n int, outcome string) {
-		l.add(attempt.Record{DeliveryID: dlv, WebhookID: hook, CompanyID: company, EventID: "evt", Attempt: n, At: time.Now().UTC(), Outcome: outcome})
+		l.add(t.Context(), attempt.Record{DeliveryID: dlv, WebhookID: hook, CompanyID: company, EventID: "evt", Attempt: n, At: time.Now().UTC(), Outcome: outcome})
 	}
 	add(dlvA1, hookA, 1, attempt.Retry)
 	add(dlvA2, hookA, 1, attempt.Delivered)
@@ -103,7 +103,7 @@ func TestAttemptLogWritesFullBatch(t *testing.T) {
 	written := 0
 	for i := 0; written < attemptBatchBytes; i++ {
 		r := attempt.Record{DeliveryID: fmt.Sprintf("dlv_%d", i), WebhookID: hook, CompanyID: company, Attempt: 1, Outcome: attempt.Retry, Response: resp}
-		l.add(r)
+		l.add(ctx, r)
 		written += len(resp) + 100
 	}
 	s, err := n.JS.Stream(ctx, stream.Attempts)

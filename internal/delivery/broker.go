@@ -13,14 +13,14 @@ import (
 )
 
 // finish acks the job once its next step is durable, or hands it back.
-func (d *Deliverer) finish(m message, log *jobLog, stepErr error, step string) {
+func (d *Deliverer) finish(ctx context.Context, m message, log *jobLog, stepErr error, step string) {
 	if stepErr != nil {
-		log.Error("delivery: "+step+" failed; job handed back", "err", stepErr)
+		log.ErrorContext(ctx, "delivery: "+step+" failed; job handed back", "err", stepErr)
 		_ = m.requeue(time.Second)
 		return
 	}
 	if err := m.Ack(); err != nil {
-		log.Warn("delivery: ack after "+step+" failed; the job may be seen again", "err", err)
+		log.WarnContext(ctx, "delivery: ack after "+step+" failed; the job may be seen again", "err", err)
 	}
 }
 

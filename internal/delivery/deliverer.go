@@ -23,12 +23,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bluehq/webhooks/internal/event"
 	"github.com/bluehq/webhooks/internal/registry"
-	"github.com/bluehq/webhooks/internal/retry"
 	"github.com/bluehq/webhooks/internal/state"
 	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/webhook"
@@ -48,55 +45,6 @@ type Registry interface {
 // EventPublisher publishes the platform's own events (WEBHOOK_DISABLED).
 type EventPublisher interface {
 	Publish(ctx context.Context, e event.Envelope) (string, error)
-}
-
-// DefaultUserAgent is the User-Agent of deliveries unless
-// Config.UserAgent says otherwise.
-const DefaultUserAgent = "Blue-Webhooks/1.0"
-
-// Config configures a Deliverer.
-type Config struct {
-	Shards      int
-	Timeout     time.Duration // per request
-	Policy      retry.Policy
-	MaxInFlight int // attempts in flight in this process
-	PullBatch   int // messages buffered per shard consumer
-	UserAgent   string
-
-	// EndpointConcurrency and EndpointRate (with EndpointBurst, 0:
-	// max(1, int(EndpointRate))) apply to a webhook without its own
-	// maxConcurrency / rateLimit, and are the ceilings of those. A
-	// webhook's own rate has a burst of max(1, int(rate)).
-	EndpointConcurrency int // attempts in flight per endpoint, all replicas
-	// SlotWait is the longest a job waits in this process for a slot of
-	// its endpoint to pass to it (see waiting); 0: 1s. Keep it well below
-	// AckWait minus Timeout.
-	SlotWait         time.Duration
-	EndpointRate     float64 // attempts per second per endpoint; 0: no limit
-	EndpointBurst    int
-	UnhealthyAfter   int           // consecutive failures before UNHEALTHY
-	DisableAfter     time.Duration // failing continuously this long: disabled
-	AttemptIndexSize int           // recent attempts kept per webhook
-
-	// Heartbeat is how often a job this process holds (waiting for a
-	// slot, or being attempted) is reported in progress, so that the
-	// shard's short AckWait redelivers the jobs of a deliverer that died,
-	// not those of one that is slow (0: never).
-	Heartbeat time.Duration
-	// StoreWait bounds how long storing a job's next step (a retry, a
-	// dead letter, the job handed back) may take, across a DELIVERIES
-	// leader election, before the job is handed back (0: 10s).
-	StoreWait time.Duration
-
-	// StopTimeout bounds how long Run waits for in-flight attempts after
-	// its context ends; what is still running then is handed back (Nak).
-	StopTimeout time.Duration
-	Logger      *slog.Logger
-	Metrics     Metrics
-	Tracer      trace.Tracer // nil: no spans
-	// SendTraceparent sends the W3C traceparent of the attempt's HTTP span
-	// to the receiver.
-	SendTraceparent bool
 }
 
 // Metrics receives what happened; a nil Metrics records nothing.
@@ -150,60 +98,18 @@ type Deliverer struct {
 	limits webhook.Limits
 }
 
-// New returns a Deliverer. Errors name the Config field at fault.
+// New returns a Deliverer for cfg with its defaults (Config.WithDefaults).
+// Errors name the Config field at fault, or the Deps missing.
 func New(deps Deps, cfg Config) (*Deliverer, error) {
-	switch {
-	case cfg.Shards < 1:
-		return nil, errors.New("delivery: Config.Shards must be at least 1")
-	case cfg.Timeout <= 0:
-		return nil, errors.New("delivery: Config.Timeout must be positive")
-	case deps.JS == nil || deps.Resolver == nil || deps.Registry == nil || deps.State == nil || deps.Client == nil:
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if deps.JS == nil || deps.Resolver == nil || deps.Registry == nil || deps.State == nil || deps.Client == nil {
 		return nil, errors.New("delivery: Deps.JS, Resolver, Registry, State and Client are required")
-	}
-	if cfg.MaxInFlight < 1 {
-		cfg.MaxInFlight = 1024
-	}
-	if cfg.PullBatch < 1 {
-		cfg.PullBatch = 256
-	}
-	if cfg.UserAgent == "" {
-		cfg.UserAgent = DefaultUserAgent
-	}
-	if cfg.EndpointConcurrency < 1 {
-		cfg.EndpointConcurrency = 32
-	}
-	if cfg.SlotWait <= 0 {
-		cfg.SlotWait = time.Second
-	}
-	if cfg.EndpointBurst < 1 {
-		cfg.EndpointBurst = max(1, int(cfg.EndpointRate))
-	}
-	if cfg.UnhealthyAfter < 1 {
-		cfg.UnhealthyAfter = 5
-	}
-	if cfg.DisableAfter <= 0 {
-		cfg.DisableAfter = 72 * time.Hour
-	}
-	if cfg.AttemptIndexSize < 1 {
-		cfg.AttemptIndexSize = 100
-	}
-	if cfg.StoreWait <= 0 {
-		cfg.StoreWait = 10 * time.Second
 	}
 	if deps.Publisher == nil {
 		deps.Publisher = deps.JS
-	}
-	if cfg.StopTimeout <= 0 {
-		cfg.StopTimeout = cfg.Timeout + 2*time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = nopMetrics{}
-	}
-	if cfg.Tracer == nil {
-		cfg.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	return &Deliverer{deps: deps, cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.MaxInFlight), local: newLocal(),
 		waiting: newWaiting(cfg.SlotWait), attempts: newAttemptLog(deps.JS, deps.State, cfg.AttemptIndexSize, cfg.Logger),
@@ -237,7 +143,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		select {
 		case <-d.deps.JS.PublishAsyncComplete():
 		case <-time.After(5 * time.Second): // the server is gone: those records are lost
-			d.log.Warn("delivery: attempt log writes unconfirmed at stop")
+			d.log.WarnContext(ctx, "delivery: attempt log writes unconfirmed at stop")
 		}
 	}()
 	var consumers []jetstream.ConsumeContext
@@ -272,7 +178,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			var cc jetstream.ConsumeContext
 			cc, err = cons.Consume(d.onMsg, jetstream.PullMaxMessages(d.cfg.PullBatch),
 				jetstream.PullExpiry(stream.PullExpiry), jetstream.PullHeartbeat(stream.PullHeartbeat),
-				jetstream.ConsumeErrHandler(d.consumeError(shard)))
+				jetstream.ConsumeErrHandler(d.consumeError(ctx, shard)))
 			if err == nil {
 				consumers = append(consumers, cc)
 			}
@@ -316,15 +222,16 @@ func (d *Deliverer) sweep(ctx context.Context) {
 	}
 }
 
-// consumeError logs what the shard's pull loop reports. A missing
-// heartbeat means the pull request was lost; the library re-issues it.
-func (d *Deliverer) consumeError(shard int) jetstream.ConsumeErrHandler {
+// consumeError logs, with Run's ctx, what the shard's pull loop reports.
+// A missing heartbeat means the pull request was lost; the library
+// re-issues it.
+func (d *Deliverer) consumeError(ctx context.Context, shard int) jetstream.ConsumeErrHandler {
 	return func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, jetstream.ErrNoHeartbeat) {
-			d.log.Info("delivery: shard pull re-issued after a missed heartbeat", "shard", shard)
+			d.log.InfoContext(ctx, "delivery: shard pull re-issued after a missed heartbeat", "shard", shard)
 			return
 		}
-		d.log.Warn("delivery: shard pull", "shard", shard, "err", err)
+		d.log.WarnContext(ctx, "delivery: shard pull", "shard", shard, "err", err)
 	}
 }
 

@@ -18,12 +18,12 @@ func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, o
 	if ok {
 		if d.local.needSuccess(j.WebhookID, now) {
 			if _, err := d.deps.State.Success(ctx, j.WebhookID, now); err != nil {
-				log.Warn("delivery: health state unavailable", "err", err)
+				log.WarnContext(ctx, "delivery: health state unavailable", "err", err)
 			}
 		}
 		if e.Status == webhook.StatusUnhealthy {
 			if err := d.deps.Registry.SetStatus(ctx, j.CompanyID, j.WebhookID, webhook.StatusHealthy); err != nil {
-				log.Warn("delivery: recording HEALTHY failed", "err", err)
+				log.WarnContext(ctx, "delivery: recording HEALTHY failed", "err", err)
 			}
 		}
 		return false
@@ -31,16 +31,16 @@ func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, o
 	d.local.failed(j.WebhookID, now)
 	h, err := d.deps.State.Failure(ctx, j.WebhookID, now)
 	if err != nil {
-		log.Warn("delivery: health state unavailable", "err", err)
+		log.WarnContext(ctx, "delivery: health state unavailable", "err", err)
 		return false
 	}
 	if h.ConsecutiveFailures >= d.cfg.UnhealthyAfter && e.Status == webhook.StatusHealthy {
 		if err := d.deps.Registry.SetStatus(ctx, j.CompanyID, j.WebhookID, webhook.StatusUnhealthy); err != nil {
-			log.Warn("delivery: recording UNHEALTHY failed", "err", err)
+			log.WarnContext(ctx, "delivery: recording UNHEALTHY failed", "err", err)
 		}
 	}
 	if !h.FirstFailureAt.IsZero() && now.Sub(h.FirstFailureAt) >= d.cfg.DisableAfter {
-		log.Warn("endpoint failing continuously; disabling webhook", "failing_since", h.FirstFailureAt)
+		log.WarnContext(ctx, "endpoint failing continuously; disabling webhook", "failing_since", h.FirstFailureAt)
 		return d.disable(ctx, j, "failing", log) == nil
 	}
 	return false
@@ -51,7 +51,7 @@ func (d *Deliverer) health(ctx context.Context, e *registry.Entry, j *job.Job, o
 func (d *Deliverer) disable(ctx context.Context, j *job.Job, reason string, log *jobLog) error {
 	before, after, changed, err := d.deps.Registry.Disable(ctx, j.CompanyID, j.WebhookID, reason)
 	if err != nil {
-		log.Error("delivery: disabling webhook failed", "err", err)
+		log.ErrorContext(ctx, "delivery: disabling webhook failed", "err", err)
 		return err
 	}
 	if !changed || d.deps.Events == nil {
@@ -62,7 +62,7 @@ func (d *Deliverer) disable(ctx context.Context, j *job.Job, reason string, log 
 		_, err = d.deps.Events.Publish(ctx, e)
 	}
 	if err != nil {
-		log.Error("delivery: WEBHOOK_DISABLED event not published", "err", err)
+		log.ErrorContext(ctx, "delivery: WEBHOOK_DISABLED event not published", "err", err)
 	}
 	return nil
 }
@@ -72,8 +72,8 @@ func (d *Deliverer) park(ctx context.Context, m message, j *job.Job, log *jobLog
 	err := d.deadLetter(ctx, j, reason)
 	if err == nil {
 		// Logged once the job is in DEAD: from here, enable?replay finds it.
-		log.Info("webhook disabled: delivery parked", "reason", reason)
+		log.InfoContext(ctx, "webhook disabled: delivery parked", "reason", reason)
 		d.cfg.Metrics.Outcome(attempt.Parked)
 	}
-	d.finish(m, log, err, "park")
+	d.finish(ctx, m, log, err, "park")
 }

@@ -34,21 +34,18 @@ func (l *jobLog) log(ctx context.Context, level slog.Level, msg string, args ...
 	l.base.Log(ctx, level, msg, l.attrs(args)...)
 }
 
-func (l *jobLog) Debug(msg string, args ...any) {
-	l.log(context.Background(), slog.LevelDebug, msg, args...)
-}
-func (l *jobLog) Info(msg string, args ...any) {
-	l.log(context.Background(), slog.LevelInfo, msg, args...)
-}
-func (l *jobLog) Warn(msg string, args ...any) {
-	l.log(context.Background(), slog.LevelWarn, msg, args...)
-}
-func (l *jobLog) Error(msg string, args ...any) {
-	l.log(context.Background(), slog.LevelError, msg, args...)
+// The methods take the job's context, from which the log handler takes
+// the trace id of the line (see telemetry.NewLogHandler).
+
+func (l *jobLog) DebugContext(ctx context.Context, msg string, args ...any) {
+	l.log(ctx, slog.LevelDebug, msg, args...)
 }
 func (l *jobLog) InfoContext(ctx context.Context, msg string, args ...any) {
 	l.log(ctx, slog.LevelInfo, msg, args...)
 }
 func (l *jobLog) WarnContext(ctx context.Context, msg string, args ...any) {
 	l.log(ctx, slog.LevelWarn, msg, args...)
+}
+func (l *jobLog) ErrorContext(ctx context.Context, msg string, args ...any) {
+	l.log(ctx, slog.LevelError, msg, args...)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/bluehq/webhooks/internal/attempt"
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/stream"
+	"github.com/bluehq/webhooks/internal/telemetry"
 	"github.com/bluehq/webhooks/internal/webhook"
 )
 
@@ -41,7 +42,7 @@ func (d *Deliverer) onMsg(m jetstream.Msg) {
 func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 	j, err := job.FromMsg(natsHeader(m), m.Data())
 	if err != nil {
-		d.log.Error("delivery: malformed job terminated", "subject", m.Subject(), "err", err)
+		d.log.ErrorContext(ctx, "delivery: malformed job terminated", "subject", m.Subject(), "err", err)
 		_ = m.Term()
 		return
 	}
@@ -50,16 +51,20 @@ func (d *Deliverer) handle(ctx context.Context, m jetstream.Msg) {
 
 // handleJob delivers j, read from m, or decides what else becomes of it.
 func (d *Deliverer) handleJob(ctx context.Context, m message, j job.Job) {
+	// The job's trace (the dispatcher's span, from its headers): every line
+	// logged about the job carries its trace id, those logged before the
+	// attempt's span starts too.
+	ctx = telemetry.Extract(ctx, j.Header)
 	log := &jobLog{base: d.log, j: &j}
 	entry, err := d.deps.Resolver.Webhook(ctx, j.CompanyID, j.WebhookID)
 	if errors.Is(err, webhook.ErrNotFound) {
-		log.Info("delivery dropped: webhook deleted")
+		log.InfoContext(ctx, "delivery dropped: webhook deleted")
 		d.cfg.Metrics.Outcome(attempt.Dropped)
 		_ = m.Ack()
 		return
 	}
 	if err != nil {
-		log.Warn("delivery: registry unavailable; job handed back", "err", err)
+		log.WarnContext(ctx, "delivery: registry unavailable; job handed back", "err", err)
 		_ = m.requeue(time.Second)
 		return
 	}
@@ -67,7 +72,7 @@ func (d *Deliverer) handleJob(ctx context.Context, m message, j job.Job) {
 		// Logged without a request, so that the delivery shows as parked.
 		rec := outcome{}.record(&j)
 		rec.Outcome = attempt.Parked
-		d.record(rec)
+		d.record(ctx, rec)
 		d.park(ctx, m, &j, log, "disabled")
 		return
 	}
@@ -132,18 +137,18 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 	switch dec.verdict {
 	case acked:
 		rec.Outcome = attempt.Delivered
-		d.record(rec)
+		d.record(ctx, rec)
 		log.InfoContext(ctx, "delivered")
 		d.cfg.Metrics.Outcome(attempt.Delivered)
 		if !j.PublishedAt.IsZero() {
 			d.cfg.Metrics.Delivered(time.Since(j.PublishedAt))
 		}
 		if err := m.Ack(); err != nil {
-			log.Warn("delivery: ack failed; a duplicate may follow", "err", err)
+			log.WarnContext(ctx, "delivery: ack failed; a duplicate may follow", "err", err)
 		}
 	case goneDisable:
 		rec.Outcome = attempt.Parked
-		d.record(rec)
+		d.record(ctx, rec)
 		log.WarnContext(ctx, "endpoint answered 410 Gone: disabling webhook")
 		if err := d.disable(ctx, j, "gone", log); err != nil {
 			_ = m.requeue(time.Second)
@@ -152,24 +157,24 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 		d.park(ctx, m, j, log, "gone")
 	case parked:
 		rec.Outcome = attempt.Parked
-		d.record(rec)
+		d.record(ctx, rec)
 		d.park(ctx, m, j, log, "disabled")
 	case deadLettered:
 		rec.Outcome = attempt.Dead
-		d.record(rec)
+		d.record(ctx, rec)
 		log.WarnContext(ctx, "delivery failed; attempts exhausted: dead-lettered", "err", out.errText)
 		d.cfg.Metrics.Outcome(attempt.Dead)
-		d.finish(m, log, d.deadLetter(ctx, j, "exhausted"), "dead-letter")
+		d.finish(ctx, m, log, d.deadLetter(ctx, j, "exhausted"), "dead-letter")
 	case retried:
 		retry := *j
 		retry.Attempt++
 		retry.Header = job.CopyHeader(j.Header)
 		linkNext(ctx, retry.Header)
 		rec.Outcome, rec.NextAttemptAt = attempt.Retry, &dec.at
-		d.record(rec)
+		d.record(ctx, rec)
 		log.InfoContext(ctx, "delivery failed; retry scheduled", "next_attempt_at", dec.at, "err", out.errText)
 		d.cfg.Metrics.Outcome(attempt.Retry)
-		d.finish(m, log, d.schedule(ctx, m.Subject(), retry, dec.at), "retry schedule")
+		d.finish(ctx, m, log, d.schedule(ctx, m.Subject(), retry, dec.at), "retry schedule")
 	}
 	return next
 }

@@ -32,7 +32,9 @@ import (
 type waiting struct {
 	maxWait time.Duration
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// linger is how long an idle lease is kept (defaultLinger).
+	linger    time.Duration
 	endpoints map[string]*line
 	lingering map[string]*line // the lines with idle leases
 	closed    bool
@@ -59,13 +61,13 @@ type idleSlot struct {
 	since time.Time
 }
 
-// linger is how long an idle lease is kept. A next job within it saves a
-// release and an acquire, two round trips to the shared state; other
-// replicas find the slot taken for at most linger+lingerSweep after our
-// last attempt, a fraction of their hand-back delay (50-250ms).
+// defaultLinger is how long an idle lease is kept. A next job within it
+// saves a release and an acquire, two round trips to the shared state;
+// other replicas find the slot taken for at most linger+lingerSweep after
+// our last attempt, a fraction of their hand-back delay (50-250ms).
 const (
-	linger      = 25 * time.Millisecond
-	lingerSweep = 10 * time.Millisecond
+	defaultLinger = 25 * time.Millisecond
+	lingerSweep   = 10 * time.Millisecond
 )
 
 // refusedFor is how long a refusal of the shared state is believed while
@@ -102,7 +104,7 @@ type waiter struct {
 const maxWaiters = 4096
 
 func newWaiting(maxWait time.Duration) *waiting {
-	return &waiting{maxWait: maxWait, endpoints: make(map[string]*line), lingering: make(map[string]*line)}
+	return &waiting{maxWait: maxWait, linger: defaultLinger, endpoints: make(map[string]*line), lingering: make(map[string]*line)}
 }
 
 // started counts an attempt that took a lease of key from the shared state.
@@ -286,7 +288,7 @@ func (w *waiting) lingered(now time.Time, ttl time.Duration) []*slot {
 	for key, l := range w.lingering {
 		keep := l.idle[:0]
 		for _, is := range l.idle {
-			if w.closed || now.Sub(is.since) >= linger || !is.s.passable(ttl, now) || now.Sub(l.capAt) < contendedFor {
+			if w.closed || now.Sub(is.since) >= w.linger || !is.s.passable(ttl, now) || now.Sub(l.capAt) < contendedFor {
 				out = append(out, is.s)
 			} else {
 				keep = append(keep, is)
