@@ -82,8 +82,10 @@ func checkNothingLost(t *testing.T, rc *receiver, acked []map[string]any, hooks 
 		return n
 	}
 	deadline := time.Now().Add(within)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
 	for count() < len(want) && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
+		<-tick.C
 	}
 	delivered := count()
 	dups := 0
@@ -131,7 +133,7 @@ func TestWebhookdCrashLosesNothing(t *testing.T) {
 	rc.status = func(*http.Request, int) int {
 		inFlight.Add(1)
 		defer inFlight.Add(-1)
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // the endpoint's latency: attempts are under way at each kill
 		return http.StatusOK
 	}
 	var hooks []hook
@@ -155,7 +157,7 @@ func TestWebhookdCrashLosesNothing(t *testing.T) {
 			p.stop(t, syscall.SIGKILL)
 			p = startd(fmt.Sprint("webhookd-", b))
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // pace the load across the kills
 	}
 	t.Logf("%d of %d events acknowledged by the ingest", len(acked), len(events))
 	checkNothingLost(t, rc, acked, hooks, 120*time.Second)
@@ -170,7 +172,7 @@ func publishUntilAccepted(t *testing.T, c client, batch []map[string]any, within
 		if code == http.StatusAccepted {
 			return true
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // pace the re-sends, as a publisher backs off
 	}
 	return false
 }

@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/bluehq/webhooks/internal/testenv"
 	"github.com/bluehq/webhooks/pkg/verify"
 )
@@ -46,6 +48,14 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
+	// A test that leaves a goroutine behind (a receiver, a process waiter,
+	// a NATS connection) fails the run, as goleak.VerifyTestMain would.
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: goroutines left behind:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
@@ -143,7 +153,9 @@ func (p *proc) output(t testing.TB) string {
 func (p *proc) waitReady(t testing.TB, url string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for ; time.Now().Before(deadline); <-tick.C {
 		select {
 		case <-p.done:
 			t.Fatalf("%s exited before %s answered:\n%s", p.name, url, tail(p.output(t), 2000))
@@ -155,7 +167,6 @@ func (p *proc) waitReady(t testing.TB, url string) {
 				return
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s: %s did not become ready within 30s:\n%s", p.name, url, tail(p.output(t), 2000))
 }

@@ -110,7 +110,8 @@ func TestRotationTestAndBackfill(t *testing.T) {
 		t.Fatalf("rotate: %d %s", code, body)
 	}
 	var rot struct {
-		Secret string `json:"secret"`
+		Secret                  string    `json:"secret"`
+		PreviousSecretExpiresAt time.Time `json:"previousSecretExpiresAt"`
 	}
 	_ = json.Unmarshal(body, &rot)
 	if !strings.HasPrefix(rot.Secret, "whsec_") || rot.Secret == h.Secret {
@@ -146,7 +147,10 @@ func TestRotationTestAndBackfill(t *testing.T) {
 	if got.Secret != nil {
 		t.Errorf("GET after rotation returned a secret")
 	}
-	time.Sleep(3500 * time.Millisecond) // let the 3 s overlap end
+	if rot.PreviousSecretExpiresAt.IsZero() {
+		t.Fatal("rotate with an overlap returned no previousSecretExpiresAt")
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return time.Now().After(rot.PreviousSecretExpiresAt) }, "the 3 s overlap to end")
 	c.publish(t, []map[string]any{todoIn(t, company, "L1")})
 	testenv.Eventually(t, 20*time.Second, func() bool { return len(arrivals(rc, "/rot")) == 2 }, "delivery after overlap")
 	r = arrivals(rc, "/rot")[1]

@@ -76,7 +76,7 @@ func (r *deliveryRig) stored(t *testing.T) uint64 {
 // without passing through DELIVERIES: each once, each settled once, and
 // the stream never stores one.
 func TestHandedOverJobsSkipTheStream(t *testing.T) {
-	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
+	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }} // the endpoint's latency
 	// A cap above the burst: no job has to wait for a slot or go back.
 	rig := startRig(t, rcv, nil, Config{EndpointConcurrency: 128})
 	var s settlements

@@ -85,7 +85,7 @@ func (r *deliveryRig) offer(c *handoff.Client, eventID string, s *settlements) b
 // settled once. One whose attempt outlasts the silence limit is not
 // given up on: the deliverer reports it working.
 func TestOfferedJobsSkipTheStream(t *testing.T) {
-	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
+	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }} // the endpoint's latency
 	rig := startRig(t, rcv, nil, Config{EndpointConcurrency: 128, Heartbeat: 200 * time.Millisecond})
 	serveHandoffs(t, rig)
 	c := dispatcherSide(t, rig, time.Second)

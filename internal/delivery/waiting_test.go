@@ -298,6 +298,14 @@ func (r *deliveryRig) publish(t *testing.T, prefix string, count int) {
 	}
 }
 
+// allAcked waits until DELIVERIES, a work queue, holds no job: each was
+// acked, none is left to be delivered again, so the receiver's counts are
+// final.
+func (r *deliveryRig) allAcked(t *testing.T) {
+	t.Helper()
+	testenv.Eventually(t, 20*time.Second, func() bool { return r.n.StreamState(t, stream.Deliveries).Msgs == 0 }, "every job acked")
+}
+
 // Jobs that find their endpoint at its in-flight cap wait for a slot of
 // ours instead of going back to JetStream: a burst of 200 jobs to an
 // endpoint taking 4 at a time is delivered exactly once each, with few
@@ -315,7 +323,7 @@ func TestJobsWaitForTheirEndpointsSlot(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			st := newState()
-			rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
+			rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }} // the endpoint's latency
 			rig := startRig(t, rcv, st, Config{EndpointConcurrency: 4, SlotWait: 2 * time.Second})
 
 			// A latency for the line's estimate, from enough attempts that the
@@ -325,7 +333,7 @@ func TestJobsWaitForTheirEndpointsSlot(t *testing.T) {
 			warmBack := rig.count.get(attempt.HandedBack)
 			rig.publish(t, "evt_burst", 200)
 			testenv.Eventually(t, 30*time.Second, func() bool { d, _ := rcv.count(); return d == 220 }, "220 deliveries")
-			time.Sleep(200 * time.Millisecond) // a duplicate would show up by now
+			rig.allAcked(t)
 			if d, total := rcv.count(); total != d {
 				t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
 			}
@@ -360,7 +368,7 @@ func TestWaitingEndsBehindAHangingEndpoint(t *testing.T) {
 	hanging.Store(false)
 	close(release)
 	testenv.Eventually(t, 20*time.Second, func() bool { d, _ := rcv.count(); return d == 4 }, "4 deliveries once the endpoint answers")
-	time.Sleep(200 * time.Millisecond)
+	rig.allAcked(t)
 	if d, total := rcv.count(); total != d {
 		t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
 	}
@@ -369,12 +377,12 @@ func TestWaitingEndsBehindAHangingEndpoint(t *testing.T) {
 // With a rate limit, a job the slot passes to still takes a rate token;
 // one that gets none goes back, and every job is delivered once.
 func TestWaitingWithARateLimit(t *testing.T) {
-	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
+	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }} // the endpoint's latency
 	rig := startRig(t, rcv, nil, Config{EndpointConcurrency: 2, EndpointRate: 100, EndpointBurst: 5})
 
 	rig.publish(t, "evt_rate", 60)
 	testenv.Eventually(t, 30*time.Second, func() bool { d, _ := rcv.count(); return d == 60 }, "60 deliveries")
-	time.Sleep(200 * time.Millisecond)
+	rig.allAcked(t)
 	if d, total := rcv.count(); total != d {
 		t.Errorf("%d deliveries for %d delivery ids: duplicates", total, d)
 	}
