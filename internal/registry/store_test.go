@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -373,6 +374,20 @@ func TestStoreNoPlainSecret(t *testing.T) {
 				}
 				if rest, ok := strings.CutPrefix(secret, "whsec_"); ok && bytes.Contains(e.Value(), []byte(rest)) {
 					t.Errorf("revision %d holds the secret's base64", e.Revision())
+				}
+				// The stored JSON holds the sealed bytes in base64: decoded,
+				// they must not be the secret either.
+				var stored webhook.Webhook
+				if err := json.Unmarshal(e.Value(), &stored); err != nil {
+					t.Fatalf("revision %d: %v", e.Revision(), err)
+				}
+				if len(stored.Secrets) == 0 {
+					t.Errorf("revision %d holds no secret", e.Revision())
+				}
+				for _, sec := range stored.Secrets {
+					if bytes.Contains(sec.Sealed, []byte(secret)) {
+						t.Errorf("revision %d holds the secret unsealed", e.Revision())
+					}
 				}
 			}
 			got, _ := s.Get(t.Context(), co, w.ID)

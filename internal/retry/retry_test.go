@@ -97,6 +97,34 @@ func TestPolicyNextJitterAndClamp(t *testing.T) {
 	}
 }
 
+// Next follows the schedule: the delay after attempt n is Delays[n-1],
+// exactly without jitter, and spread over +-Jitter with it.
+func TestPolicyNextFollowsTheSchedule(t *testing.T) {
+	t.Parallel()
+	delays := []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute}
+	exact := Policy{Delays: delays}
+	for i, want := range delays {
+		if d, ok := exact.Next(i + 1); !ok || d != want {
+			t.Errorf("without jitter, Next(%d) = %v, %v; want %v, true", i+1, d, ok, want)
+		}
+	}
+	jittered := Policy{Delays: delays, Jitter: 0.2}
+	for i, base := range delays {
+		lo, hi := base, base
+		for range 1000 {
+			d, ok := jittered.Next(i + 1)
+			if !ok || d < base*8/10 || d > base*12/10 {
+				t.Fatalf("Next(%d) = %v, %v; want %v +-20%%", i+1, d, ok, base)
+			}
+			lo, hi = min(lo, d), max(hi, d)
+		}
+		// 1000 draws over +-20 % all within +-5 %: chance 0.25^1000.
+		if lo > base*95/100 || hi < base*105/100 {
+			t.Errorf("Next(%d) over 1000 draws spans %v to %v; want jitter spread over %v +-20%%", i+1, lo, hi, base)
+		}
+	}
+}
+
 func FuzzParseSchedule(f *testing.F) {
 	for _, s := range []string{DefaultSchedule, "1s", "", ",", "1h,-1s", "9999999h", "1e9s"} {
 		f.Add(s)
