@@ -71,7 +71,7 @@ func (l *steadyLoad) publish(e map[string]any) {
 		}
 		l.refused++
 		l.mu.Unlock()
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // pace the re-sends, as a publisher backs off
 	}
 }
 
@@ -219,7 +219,7 @@ func TestClusterFailover(t *testing.T) {
 		hooks = append(hooks, s.c.createHook(t, s.token, s.company, map[string]any{"name": fmt.Sprint("h", i), "url": fmt.Sprintf("%s/failover/%d", rc.srv.URL, i)}))
 	}
 	load := startLoad(t, s.c, s.company, 20*time.Millisecond, 100000)
-	time.Sleep(3 * time.Second) // the load runs before the first failure
+	time.Sleep(3 * time.Second) // the load runs steadily for a while before the first failure: a baseline, not a wait for an event
 
 	streams := []string{"EVENTS", "DELIVERIES", "KV_webhooks"}
 	leadingStreams := func() string {
@@ -283,7 +283,7 @@ func TestClusterFailover(t *testing.T) {
 		recover := ph.fail()
 		time.Sleep(10 * time.Second) // the failure lasts longer than an election
 		recover()
-		time.Sleep(4 * time.Second)
+		time.Sleep(4 * time.Second) // the load runs on after the recovery, so that measure sees deliveries resume
 		refused, slowest := load.mark()
 		st := measure(rc, load, at, time.Now())
 		resumed := "-"
