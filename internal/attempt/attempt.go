@@ -16,7 +16,7 @@ const (
 	Retry     = "retry"     // failed; the next attempt is scheduled
 	Dead      = "dead"      // failed; attempts exhausted, copied to DEAD
 	Parked    = "parked"    // webhook disabled; copied to DEAD for replay
-	Deferred  = "deferred"  // not attempted: circuit open; rescheduled
+	Deferred  = "deferred"  // not attempted: circuit open; held until it may close
 	Dropped   = "dropped"   // webhook deleted
 	// HandedBack: not attempted: the endpoint was at its in-flight cap;
 	// the job goes back to its shard for a moment (never logged as an

@@ -11,7 +11,8 @@ import (
 )
 
 // admit asks the endpoint's circuit breaker. When the circuit is open the
-// job is rescheduled for when it may close, without counting an attempt.
+// job is held until it may close (see hold.go), without counting an
+// attempt.
 func (d *Deliverer) admit(ctx context.Context, m message, j job.Job, log *jobLog) bool {
 	now := time.Now()
 	adm, err := d.local.admission(j.WebhookID, now, func() (state.Admission, error) {
@@ -24,28 +25,11 @@ func (d *Deliverer) admit(ctx context.Context, m message, j job.Job, log *jobLog
 	if adm.Allowed {
 		return true
 	}
-	at := scheduleTime(deferUntil(adm.RetryAt, now))
-	log.DebugContext(ctx, "circuit open: job deferred", "until", at)
+	log.DebugContext(ctx, "circuit open: job held", "retry_at", adm.RetryAt)
 	d.cfg.Metrics.Outcome(attempt.Deferred)
-	d.finish(ctx, m, log, d.schedule(ctx, m.Subject(), j, at), "deferral")
+	d.finish(ctx, m, log, d.hold(ctx, m, j), "hold")
 	return false
 }
-
-// deferUntil is when a job that an open circuit refused at now is offered
-// again: a random moment in the first seconds after retryAt (when the
-// circuit may let a probe through), within as long again as the job waits,
-// at least 1 s and at most maxDeferSpread. The backlog of an endpoint then
-// does not come back in one second, a burst that stalls its shard's other
-// endpoints; and jobs deferred together still come back together, so the
-// stream reads them from the same blocks (spread over minutes, each due
-// job of a long-open circuit loaded its block from disk again).
-func deferUntil(retryAt, now time.Time) time.Time {
-	wait := min(max(retryAt.Sub(now), time.Second), maxDeferSpread)
-	return retryAt.Add(rand.N(wait))
-}
-
-// maxDeferSpread bounds how far deferUntil spreads deferred jobs.
-const maxDeferSpread = 5 * time.Second
 
 // allow takes a rate token of the endpoint, if it has a rate limit. A job
 // that must wait for one is handed back (see backOff).

@@ -6,7 +6,7 @@
 //
 // Endpoints are isolated from each other: a circuit breaker, an in-flight cap
 // and a rate limit per endpoint, shared by all replicas through the State.
-// A job for an open-circuit endpoint is rescheduled. A job for an endpoint
+// A job for an open-circuit endpoint is held until the circuit may close. A job for an endpoint
 // at its in-flight cap waits briefly in this process when one of our
 // attempts to that endpoint is about to pass it its slot (see waiting), and
 // is otherwise handed back to its shard for a moment; it is never held
@@ -59,6 +59,8 @@ type Metrics interface {
 // dead letters and hand-backs too unless Deps.Publisher is set).
 type JetStream interface {
 	Consumer(ctx context.Context, stream, consumer string) (jetstream.Consumer, error)
+	// Stream is for the release of held jobs (hold.go).
+	Stream(ctx context.Context, stream string) (jetstream.Stream, error)
 	stream.AsyncPublisher
 	PublishAsyncComplete() <-chan struct{}
 }
@@ -148,8 +150,10 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	}()
 	var consumers []jetstream.ConsumeContext
 	sweepCtx, stopSweep := context.WithCancel(ctx)
-	defer stopSweep()
-	go d.sweep(sweepCtx)
+	var sweeps sync.WaitGroup
+	defer func() { stopSweep(); sweeps.Wait() }()
+	sweeps.Go(func() { d.sweep(sweepCtx) })
+	sweeps.Go(func() { d.releaseHeld(sweepCtx) })
 	stopAll := func() {
 		d.takeMu.Lock()
 		d.taking = false

@@ -280,8 +280,8 @@ func TestOpenCircuitDefersJobs(t *testing.T) {
 	if n := rcv.of(held); n != 0 && time.Now().Before(openUntil) {
 		t.Fatalf("%d attempts reached the endpoint while its circuit was open", n)
 	}
-	// Deferred until the circuit may close, plus a spread of up to 5 s, and
-	// again for the jobs refused while the half-open probe runs.
+	// Held until the circuit may close; one is released as the probe, the
+	// rest when it succeeded.
 	testenv.Eventually(t, 40*time.Second, func() bool { return rcv.of(held) == 3 }, "3 deferred jobs delivered once the circuit may close")
 	for _, a := range rcv.arrivals() {
 		if held[a.id] && a.at.Before(openUntil) {

@@ -64,6 +64,9 @@ func (h *handedJob) Subject() string      { return h.msg.Subject }
 // deliveries is 1: no shard delivered the job yet.
 func (h *handedJob) deliveries() uint64 { return 1 }
 
+// sequence is 0: the job is not stored.
+func (h *handedJob) sequence() uint64 { return 0 }
+
 // Ack settles the job as done.
 func (h *handedJob) Ack() error {
 	if h.done.Swap(true) {

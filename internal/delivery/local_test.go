@@ -87,35 +87,3 @@ func TestHandBackDelayGrowsWithEachReturn(t *testing.T) {
 		}
 	}
 }
-
-// TestDeferralSpreadsTheBacklog checks that jobs refused by an open circuit
-// come back after it may close, spread over as long again as they waited
-// (at most maxDeferSpread), not all in the same second.
-func TestDeferralSpreadsTheBacklog(t *testing.T) {
-	now := time.Now()
-	tests := []struct {
-		name    string
-		retryAt time.Time
-		spread  time.Duration
-	}{
-		{"a circuit open for ten minutes", now.Add(10 * time.Minute), maxDeferSpread},
-		{"a circuit open for 3 s", now.Add(3 * time.Second), 3 * time.Second},
-		{"a half-open probe under way", now.Add(5 * time.Second), 5 * time.Second},
-		{"a circuit about to close", now.Add(10 * time.Millisecond), time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			seconds := map[int64]bool{}
-			for range 200 {
-				at := deferUntil(tt.retryAt, now)
-				if at.Before(tt.retryAt) || !at.Before(tt.retryAt.Add(tt.spread)) {
-					t.Fatalf("deferred until %s after the circuit may close, want within [0, %s)", at.Sub(tt.retryAt), tt.spread)
-				}
-				seconds[scheduleTime(at).Unix()] = true
-			}
-			if len(seconds) < 2 {
-				t.Errorf("200 deferred jobs all come back in the same second, want them spread over %s", tt.spread)
-			}
-		})
-	}
-}

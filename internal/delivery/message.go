@@ -23,6 +23,9 @@ type message interface {
 	// deliveries is how many times the shard delivered the job, this
 	// time included.
 	deliveries() uint64
+	// sequence is the job's sequence in DELIVERIES; 0 when it was not
+	// stored there.
+	sequence() uint64
 }
 
 // pulledMsg is a job pulled from its shard: requeued with a Nak.
@@ -40,6 +43,13 @@ func (p pulledMsg) requeue(delay time.Duration) error {
 		return p.m.Nak()
 	}
 	return p.m.NakWithDelay(delay)
+}
+
+func (p pulledMsg) sequence() uint64 {
+	if md, err := p.m.Metadata(); err == nil {
+		return md.Sequence.Stream
+	}
+	return 0
 }
 
 // deliveries is 1 when the message has no metadata to tell.

@@ -249,6 +249,31 @@ func DeliverySubject(webhookID string, shards int) string {
 // ShardConsumer names the durable consumer of one delivery shard.
 func ShardConsumer(shard int) string { return "deliver-" + strconv.Itoa(shard) }
 
+// HeldSubject is "deliveries.held.<companyId>.<webhookId>": the jobs an
+// open circuit refused, kept until it closes. No shard consumer reads it
+// (theirs are "deliveries.<shard>.>"); the deliverers' release sweep moves
+// its jobs back to their shard.
+func HeldSubject(companyID, webhookID string) string {
+	return HeldSubjects[:len(HeldSubjects)-1] + companyID + "." + webhookID
+}
+
+// HeldSubjects matches every HeldSubject.
+const HeldSubjects = "deliveries.held.>"
+
+// ParseHeldSubject is the company and webhook of a HeldSubject.
+func ParseHeldSubject(subject string) (companyID, webhookID string, ok bool) {
+	rest, ok := strings.CutPrefix(subject, HeldSubjects[:len(HeldSubjects)-1])
+	if !ok {
+		return "", "", false
+	}
+	companyID, webhookID, ok = strings.Cut(rest, ".")
+	return companyID, webhookID, ok && companyID != "" && webhookID != "" && !strings.Contains(webhookID, ".")
+}
+
+// HeldConsumer names the durable consumer that releases one webhook's held
+// jobs; every deliverer shares it, so each job is released by one.
+func HeldConsumer(webhookID string) string { return "held-" + webhookID }
+
 // RetrySubject is the schedule subject of one delivery: one pending retry per
 // delivery, so re-publishing a schedule is idempotent.
 func RetrySubject(deliveryID string) string { return "retry." + deliveryID }
