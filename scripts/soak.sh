@@ -7,6 +7,11 @@
 #
 #   scripts/soak.sh [seconds] [deliveries/s]     (default 900 s at 2000/s)
 #
+# SCENARIO picks the bench scenario (default rate); BENCH_ARGS adds arguments,
+# e.g. SCENARIO=hostile BENCH_ARGS="-hostile-share 0.5" for hostile receivers
+# beside healthy ones (BENCH_ARGS="-hostile-share 0" is its baseline).
+# AFTER keeps sampling that many seconds once the bench has stopped (it
+# deletes its webhooks at the end: what their backlog costs shows there).
 # PPROF_ADDR in the environment reaches webhookd (heap profiles).
 # The first 10 minutes fill the EVENTS deduplication window (10 min), so
 # "steady load" is what follows it; a 15-minute run leaves 5 minutes of it.
@@ -15,6 +20,9 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-900}
 RATE=${2:-2000}
 SAMPLE=${SAMPLE:-15}
+SCENARIO=${SCENARIO:-rate}
+AFTER=${AFTER:-0}
+read -r -a bench_args <<<"${BENCH_ARGS:-}"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -39,7 +47,7 @@ sample() {
 }
 
 "$work/bench" -external -api http://127.0.0.1:18080 -ingest http://127.0.0.1:18081 \
-	-token soak-token -company soak -scenario rate -rate "$RATE" -duration "${DURATION}s" \
+	-token soak-token -company soak -scenario "$SCENARIO" -rate "$RATE" -duration "${DURATION}s" "${bench_args[@]}" \
 	>"$work/bench.json" 2>"$work/bench.err" &
 bench=$!
 start=$(date +%s)
@@ -48,5 +56,8 @@ while kill -0 "$bench" 2>/dev/null; do
 	sleep "$SAMPLE"
 done
 wait "$bench" || true
-sample $(($(date +%s) - start))
+stop=$(($(date +%s) + AFTER))
+while sample $(($(date +%s) - start)) && [ "$(date +%s)" -lt "$stop" ]; do
+	sleep "$SAMPLE"
+done
 tail -1 "$work/bench.json"

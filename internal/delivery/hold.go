@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/bluehq/webhooks/internal/attempt"
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/stream"
 	"github.com/bluehq/webhooks/internal/webhook"
@@ -29,9 +30,11 @@ import (
 //   - the circuit is open: nothing;
 //   - it may close (half-open): one job, the probe; no other until the
 //     circuit has reopened (the probe failed) or leaseTTL has passed;
-//   - it closed, or the webhook is disabled or deleted: up to releaseBatch
-//     jobs, which the pipeline then delivers, parks or drops as it would
-//     any job.
+//   - it closed, or the webhook is disabled: up to releaseBatch jobs,
+//     which the pipeline then delivers or parks as it would any job;
+//   - the webhook is deleted: all of them are dropped at once (a purge of
+//     its held subject, which the server does block by block without
+//     keeping them cached), one deleted webhook per dropSpacing.
 //
 // A job is released by storing it in its shard, then acking it under the
 // held subject: a crash between the two stores it twice, and the second
@@ -52,6 +55,11 @@ const (
 	heldAckWait = 30 * time.Second
 	// heldIdle is how long a held consumer unused is kept by the server.
 	heldIdle = time.Minute
+	// dropSpacing is the least time between two drops (purges) of deleted
+	// webhooks' held jobs. The server frees the blocks a purge read unless
+	// another purge came within a second; purges in a row would keep every
+	// block of DELIVERIES they touched in memory.
+	dropSpacing = 2 * time.Second
 )
 
 // hold stores j, refused by its endpoint's open circuit, under the
@@ -71,6 +79,8 @@ func (d *Deliverer) releaseHeld(ctx context.Context) {
 	// probes is when this deliverer last released a probe of a webhook
 	// whose circuit may close.
 	probes := map[string]time.Time{}
+	// dropped is when this deliverer last dropped a deleted webhook's jobs.
+	var dropped time.Time
 	var s jetstream.Stream
 	for {
 		select {
@@ -105,6 +115,16 @@ func (d *Deliverer) releaseHeld(ctx context.Context) {
 			if n == 0 {
 				continue
 			}
+			if n == dropAll {
+				if now.Sub(dropped) < dropSpacing {
+					continue // next sweep
+				}
+				dropped = now
+				if err := d.dropHeld(ctx, s, subject, hook, info.State.Subjects[subject]); err != nil {
+					d.log.WarnContext(ctx, "delivery: dropping held jobs of a deleted webhook failed; retried next sweep", "webhook_id", hook, "err", err)
+				}
+				continue
+			}
 			if err := d.unhold(ctx, s, subject, hook, n); err != nil {
 				d.log.WarnContext(ctx, "delivery: releasing held jobs failed; retried next sweep", "webhook_id", hook, "err", err)
 			}
@@ -112,13 +132,17 @@ func (d *Deliverer) releaseHeld(ctx context.Context) {
 	}
 }
 
-// releasable is how many of a webhook's held jobs are due for release now
-// (see the rules above); probes is updated when one is a probe.
+// dropAll is releasable's answer for a deleted webhook: drop every held job.
+const dropAll = -1
+
+// releasable is how many of a webhook's held jobs are due for release now,
+// or dropAll (see the rules above); probes is updated when one is a probe.
 func (d *Deliverer) releasable(ctx context.Context, companyID, hook string, probes map[string]time.Time, now time.Time) int {
 	entry, err := d.deps.Resolver.Webhook(ctx, companyID, hook)
 	switch {
 	case errors.Is(err, webhook.ErrNotFound):
-		return releaseBatch
+		delete(probes, hook)
+		return dropAll
 	case err != nil:
 		return 0
 	case !entry.Enabled:
@@ -139,6 +163,19 @@ func (d *Deliverer) releasable(ctx context.Context, companyID, hook string, prob
 	}
 	probes[hook] = now
 	return 1
+}
+
+// dropHeld drops the n jobs held under subject for the deleted webhook
+// hook, as its shard would drop each of them.
+func (d *Deliverer) dropHeld(ctx context.Context, s jetstream.Stream, subject, hook string, n uint64) error {
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+		return err
+	}
+	for range n {
+		d.cfg.Metrics.Outcome(attempt.Dropped)
+	}
+	d.log.InfoContext(ctx, "held jobs dropped: webhook deleted", "webhook_id", hook, "jobs", n)
+	return nil
 }
 
 // unhold moves up to n of the jobs held under subject back to their

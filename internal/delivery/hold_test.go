@@ -93,8 +93,8 @@ func TestOpenCircuitHoldsItsBacklogOnce(t *testing.T) {
 }
 
 // The held jobs of a webhook disabled while its circuit is open are parked
-// in DEAD for replay; those of a deleted webhook are dropped. Neither
-// waits for a circuit that will never be probed again.
+// in DEAD for replay; those of a deleted webhook are dropped where they are
+// held. Neither waits for a circuit that will never be probed again.
 func TestHeldJobsOfAnInactiveWebhookAreReleased(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -119,8 +119,13 @@ func TestHeldJobsOfAnInactiveWebhookAreReleased(t *testing.T) {
 			rig, rcv, _ := openCircuit(t, time.Hour)
 			held := rig.publish(t, "evt_held", 5)
 			testenv.Eventually(t, 10*time.Second, func() bool { return rig.heldJobs(t) == 5 }, "the jobs held by the open circuit")
+			stored := rig.n.StreamState(t, stream.Deliveries).LastSeq
 			tc.end(t, rig)
 			testenv.Eventually(t, 20*time.Second, func() bool { return rig.tally.get(tc.outcome) == 5 }, "the 5 held jobs "+tc.outcome)
+			if last := rig.n.StreamState(t, stream.Deliveries).LastSeq; tc.outcome == attempt.Dropped && last != stored {
+				// Dropped where they are held, not moved through a shard.
+				t.Errorf("DELIVERIES stored %d messages after the delete, want none", last-stored)
+			}
 			if n := rig.heldJobs(t); n != 0 {
 				t.Errorf("%d jobs still held", n)
 			}
