@@ -36,6 +36,10 @@ import (
 //     its held subject, which the server does block by block without
 //     keeping them cached), one deleted webhook per dropSpacing.
 //
+// Held jobs stay in DELIVERIES rather than a stream of their own: tried
+// as a separate work queue (HELD), webhookd's RSS in the hostile soak
+// (scripts/soak.sh) rose from about 145 to about 350 MB while it ran.
+//
 // A job is released by storing it in its shard, then acking it under the
 // held subject: a crash between the two stores it twice, and the second
 // copy is deduplicated (its Nats-Msg-Id is its held sequence).
