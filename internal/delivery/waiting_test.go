@@ -333,7 +333,11 @@ func TestJobsWaitForTheirEndpointsSlot(t *testing.T) {
 			warmBack := rig.count.get(attempt.HandedBack)
 			// The warm-up's leases linger out (defaultLinger), so the burst's
 			// chains start afresh and end well before maxPasses.
-			time.Sleep(4 * defaultLinger)
+			testenv.Eventually(t, 5*time.Second, func() bool {
+				rig.d.waiting.mu.Lock()
+				defer rig.d.waiting.mu.Unlock()
+				return len(rig.d.waiting.lingering) == 0
+			}, "the warm-up's idle leases given back")
 			rig.publish(t, "evt_burst", 100)
 			testenv.Eventually(t, 30*time.Second, func() bool { d, _ := rcv.count(); return d == 120 }, "120 deliveries")
 			rig.allAcked(t)
