@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/bluehq/webhooks/internal/dispatch"
 	"github.com/bluehq/webhooks/internal/handoff"
 	"github.com/bluehq/webhooks/internal/job"
 	"github.com/bluehq/webhooks/internal/stream"
@@ -164,4 +165,106 @@ func TestOffersNobodyTakes(t *testing.T) {
 		}
 	}
 	lost.mu.Unlock()
+}
+
+// batchOffers makes n first attempts of the rig's webhook, for TakeBatch.
+func (r *deliveryRig) batchOffers(prefix string, n int, s *settlements) []dispatch.Offer {
+	offers := make([]dispatch.Offer, n)
+	for i := range offers {
+		eventID := prefix + strconv.Itoa(i)
+		j := &job.Job{
+			DeliveryID: job.DeliveryID(eventID, r.hook.ID, time.Now()), CompanyID: r.hook.CompanyID,
+			WebhookID: r.hook.ID, EventID: eventID, EventType: "TODO_CREATED", Attempt: 1, Body: []byte(`{}`),
+		}
+		msg := j.Msg(stream.DeliverySubject(r.hook.ID, 1))
+		msg.Header[jetstream.MsgIDHeader] = []string{eventID + "." + r.hook.ID}
+		offers[i] = dispatch.Offer{Job: j, Msg: msg, Settle: s.settle(j.DeliveryID)}
+	}
+	return offers
+}
+
+// The jobs of one event offered together reach one deliverer in one
+// message, and those it can start are delivered without being stored:
+// each once, each settled once.
+func TestOfferedBatches(t *testing.T) {
+	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
+	rig := startRig(t, rcv, nil, Config{EndpointConcurrency: 128, Heartbeat: 200 * time.Millisecond})
+	serveHandoffs(t, rig)
+	c := dispatcherSide(t, rig, time.Second)
+	var s settlements
+	if sent := c.TakeBatch(rig.batchOffers("evt_batch", 20, &s)); sent != 20 {
+		t.Fatalf("TakeBatch sent %d of 20", sent)
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool { ok, _, _ := s.count(); return ok == 20 }, "20 jobs settled")
+	if d, total := rcv.count(); d != 20 || total != 20 {
+		t.Errorf("receiver got %d deliveries of %d ids, want 20 of 20", total, d)
+	}
+	if ok, failed, twice := s.count(); ok != 20 || failed != 0 || twice != 0 {
+		t.Errorf("settled: %d ok, %d failed, %d twice; want 20, 0, 0", ok, failed, twice)
+	}
+	if n := rig.stored(t); n != 0 {
+		t.Errorf("DELIVERIES stored %d messages; a batch the deliverer took whole should not be stored", n)
+	}
+}
+
+// The jobs of a batch a deliverer cannot start (here: one attempt slot,
+// taken by the first job) are refused and stored, settled once stored,
+// and delivered from their shard: each once, each settled once.
+func TestOfferedBatchesPartlyRefused(t *testing.T) {
+	held := make(chan struct{})
+	release := sync.OnceFunc(func() { close(held) })
+	var first sync.Once
+	rcv := &receiver{seen: map[string]int{}, hold: func() { first.Do(func() { <-held }) }}
+	rig := startRig(t, rcv, nil, Config{MaxInFlight: 1, EndpointConcurrency: 128, Heartbeat: 200 * time.Millisecond})
+	serveHandoffs(t, rig)
+	c := dispatcherSide(t, rig, time.Second)
+	defer release() // before the receiver stops, whatever failed
+	var s settlements
+	if sent := c.TakeBatch(rig.batchOffers("evt_part", 5, &s)); sent != 5 {
+		t.Fatalf("TakeBatch sent %d of 5", sent)
+	}
+	// The first job holds the only slot: the other four are refused,
+	// stored, and settled once stored.
+	testenv.Eventually(t, 10*time.Second, func() bool { ok, _, _ := s.count(); return ok == 4 }, "the 4 refused jobs settled")
+	if n := rig.stored(t); n != 4 {
+		t.Errorf("DELIVERIES stored %d messages, want the 4 refused jobs", n)
+	}
+	release()
+	testenv.Eventually(t, 20*time.Second, func() bool { d, _ := rcv.count(); return d == 5 }, "all 5 delivered")
+	testenv.Eventually(t, 10*time.Second, func() bool { ok, _, _ := s.count(); return ok == 5 }, "all 5 settled")
+	if _, total := rcv.count(); total != 5 {
+		t.Errorf("receiver got %d deliveries, want 5", total)
+	}
+	if ok, failed, twice := s.count(); ok != 5 || failed != 0 || twice != 0 {
+		t.Errorf("settled: %d ok, %d failed, %d twice; want 5, 0, 0", ok, failed, twice)
+	}
+}
+
+// A batch's Done comes once, after the last of its taken jobs settled,
+// and lists the ones that failed with why.
+func TestBatchAnswerListsFailures(t *testing.T) {
+	n := testenv.StartNATS(t, 1)
+	answers, err := n.Conn.SubscribeSync("answers.batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &batchAnswer{answering: answering{nc: n.Conn, reply: "answers.batch"}, failed: make(map[int]string)}
+	b.open.Store(3) // two jobs and the offer's hold
+	first, second := b.settler(0), b.settler(2)
+	first(errors.New("stream: no leader"))
+	b.release(true)
+	if m, err := answers.NextMsg(100 * time.Millisecond); err == nil {
+		t.Fatalf("answered %q %q with a job still held", m.Header.Get(handoff.HeaderStatus), m.Data)
+	}
+	second(nil)
+	m, err := answers.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status := m.Header.Get(handoff.HeaderStatus); status != handoff.Done || string(m.Data) != "0 stream: no leader\n" {
+		t.Errorf("answer %s %q, want done %q", status, m.Data, "0 stream: no leader\n")
+	}
+	if m, err := answers.NextMsg(100 * time.Millisecond); err == nil {
+		t.Errorf("a second answer %q", m.Data)
+	}
 }

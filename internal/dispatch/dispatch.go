@@ -61,6 +61,24 @@ type Handoff interface {
 	Take(j *job.Job, msg *nats.Msg, settle func(error)) bool
 }
 
+// BatchHandoff is a Handoff that is offered all the jobs of one event in
+// one call: where Take would cost one message to another process per job,
+// TakeBatch costs one per event.
+type BatchHandoff interface {
+	Handoff
+	// TakeBatch offers the jobs as Take offers one, each settled by its
+	// own Settle. It returns how many of them, from the first, it took;
+	// the dispatcher publishes the others.
+	TakeBatch(offers []Offer) int
+}
+
+// Offer is one job offered to a BatchHandoff: what Take is given.
+type Offer struct {
+	Job    *job.Job
+	Msg    *nats.Msg
+	Settle func(error)
+}
+
 // Config configures a Dispatcher. A zero field takes its default (see
 // WithDefaults) but Shards, which must match the topology.
 type Config struct {
@@ -352,6 +370,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 	}
 	target := h.Get(job.HeaderTarget)
 	var msgs []*nats.Msg
+	var offers []Offer
+	batch, _ := d.cfg.Handoff.(BatchHandoff)
 	n := 0
 	sel := NewSelector(e, d.log)
 	for _, w := range comp.Hooks {
@@ -371,10 +391,17 @@ func (d *Dispatcher) dispatch(ctx context.Context, e *event.Envelope, h nats.Hea
 			return n, err
 		}
 		n++
+		if ev != nil && batch != nil {
+			offers = append(offers, Offer{Job: j, Msg: msg})
+			continue
+		}
 		if ev != nil && d.cfg.Handoff != nil && d.take(ev, j, msg) {
 			continue
 		}
 		msgs = append(msgs, msg)
+	}
+	if len(offers) > 0 {
+		msgs = append(msgs, d.takeBatch(ev, batch, offers)...)
 	}
 	if err := d.store(ctx, msgs); err != nil {
 		return n, err
@@ -396,23 +423,51 @@ func (d *Dispatcher) syncFailed(ctx context.Context, err error) {
 // take offers a job to Handoff, counting it in ev first: Take may settle
 // it before it returns.
 func (d *Dispatcher) take(ev *pendingEvent, j *job.Job, msg *nats.Msg) bool {
-	ev.left.Add(1)
-	if !ev.handoff {
-		ev.handoff = true
-		d.unsettled.Add(1)
-	}
-	settle := func(err error) {
-		if err == nil {
-			ev.settled(j.WebhookID)
-		}
-		ev.settle(err)
-	}
-	if d.cfg.Handoff.Take(j, msg, settle) {
+	ev.hold(1)
+	if d.cfg.Handoff.Take(j, msg, ev.settler(j.WebhookID)) {
 		ev.taken++
 		return true
 	}
 	ev.left.Add(-1) // never more than the dispatching call's hold: not the last
 	return false
+}
+
+// takeBatch offers an event's jobs to h, counting them in ev first, and
+// returns the messages of those it did not take, to be stored.
+func (d *Dispatcher) takeBatch(ev *pendingEvent, h BatchHandoff, offers []Offer) []*nats.Msg {
+	ev.hold(len(offers))
+	for i := range offers {
+		offers[i].Settle = ev.settler(offers[i].Job.WebhookID)
+	}
+	n := h.TakeBatch(offers)
+	ev.taken += n
+	ev.left.Add(int32(n - len(offers))) // never more than the dispatching call's hold
+	msgs := make([]*nats.Msg, 0, len(offers)-n)
+	for _, o := range offers[n:] {
+		msgs = append(msgs, o.Msg)
+	}
+	return msgs
+}
+
+// hold counts n jobs offered to Handoff as unsettled, and the event as one
+// Run waits for.
+func (ev *pendingEvent) hold(n int) {
+	ev.left.Add(int32(n))
+	if !ev.handoff {
+		ev.handoff = true
+		ev.d.unsettled.Add(1)
+	}
+}
+
+// settler settles the job of webhook id: settled, to be skipped if the
+// event comes back, when err is nil.
+func (ev *pendingEvent) settler(webhookID string) func(error) {
+	return func(err error) {
+		if err == nil {
+			ev.settled(webhookID)
+		}
+		ev.settle(err)
+	}
 }
 
 // Selector decides which webhooks one event goes to. The event's values are

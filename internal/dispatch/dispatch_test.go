@@ -212,3 +212,79 @@ func TestHandedOverEventIsAckedWhenItsJobsSettle(t *testing.T) {
 		return n.StreamState(t, stream.Deliveries).Msgs == 2 && ackPending() == 0
 	}, "the refused jobs stored and the event acked")
 }
+
+// batchHandoff takes the first take of each batch it is offered and
+// keeps their settle functions; it records the size of each batch.
+type batchHandoff struct {
+	take    int
+	mu      sync.Mutex
+	batches []int
+	settle  []func(error)
+}
+
+func (h *batchHandoff) Take(*job.Job, *nats.Msg, func(error)) bool {
+	panic("a BatchHandoff is offered batches, not single jobs")
+}
+
+func (h *batchHandoff) TakeBatch(offers []Offer) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.batches = append(h.batches, len(offers))
+	n := min(h.take, len(offers))
+	for _, o := range offers[:n] {
+		h.settle = append(h.settle, o.Settle)
+	}
+	return n
+}
+
+// A BatchHandoff is offered all of an event's jobs in one call; those it
+// does not take are stored, and the event is acked once the taken ones
+// settle.
+func TestBatchHandoffIsOfferedTheEventsJobsAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	hooks := []string{"wh_batch_a", "wh_batch_b", "wh_batch_c"}
+	n, cache := registryWith(ctx, t, "co_batch", hooks)
+	h := &batchHandoff{take: 2}
+	d, err := New(n.JS, cache, Config{Shards: 2, Workers: 2, Handoff: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = d.Run(runCtx); close(done) }()
+	defer func() { stop(); <-done }()
+
+	e := exampleEvent(t, "co_batch")
+	data, _ := json.Marshal(&e)
+	if _, err := n.JS.Publish(ctx, stream.EventSubject(e.CompanyID, e.ProjectID, e.Type), data); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return n.StreamState(t, stream.Deliveries).Msgs == 1 }, "the job not taken stored")
+	h.mu.Lock()
+	if len(h.batches) != 1 || h.batches[0] != 3 {
+		t.Errorf("offered batches of %v jobs, want one of 3", h.batches)
+	}
+	settle := h.settle
+	h.mu.Unlock()
+	cons, err := n.JS.Consumer(ctx, stream.Events, stream.DispatchConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ackPending := func() int {
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ci.NumAckPending
+	}
+	settle[0](nil)
+	if err := n.Conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ackPending(); got != 1 {
+		t.Fatalf("ack pending = %d with a taken job unsettled, want the event still pending", got)
+	}
+	settle[1](nil)
+	testenv.Eventually(t, 10*time.Second, func() bool { return ackPending() == 0 }, "the event acked once the taken jobs settled")
+}

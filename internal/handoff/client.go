@@ -71,10 +71,25 @@ type Client struct {
 	pending map[string]*pendingOffer
 }
 
+// pendingOffer is one offer message's jobs not settled yet: one job, or
+// the jobs of a batch, by their index in it.
 type pendingOffer struct {
-	msg    *nats.Msg // the job's own message, to store if refused
-	settle func(error)
-	heard  time.Time
+	msgs    []*nats.Msg // the jobs' own messages, to store if refused
+	settles []func(error)
+	open    int // jobs not settled
+	heard   time.Time
+}
+
+// settleJob settles job i unless it was; it reports whether it did. The
+// caller holds c.mu.
+func (o *pendingOffer) settleJob(i int) (func(error), bool) {
+	f := o.settles[i]
+	if f == nil {
+		return nil, false
+	}
+	o.settles[i] = nil
+	o.open--
+	return f, true
 }
 
 // NewClient subscribes to the replies of nc's offers; Run expires the
@@ -103,27 +118,66 @@ func NewClient(nc *nats.Conn, cfg Config) (*Client, error) {
 // dispatcher then stores the job itself. A job no deliverer takes is
 // stored here, and settled once it is.
 func (c *Client) Take(_ *job.Job, msg *nats.Msg, settle func(error)) bool {
+	return c.TakeBatch([]dispatch.Offer{{Msg: msg, Settle: settle}}) == 1
+}
+
+// TakeBatch offers the jobs of one event to the deliverers, in messages
+// of at most maxBatchJobs jobs and the server's payload limit, each to one
+// deliverer; see dispatch.BatchHandoff. It returns how many of them, from
+// the first, it sent: the dispatcher stores the others itself.
+func (c *Client) TakeBatch(offers []dispatch.Offer) int {
+	sent := 0
+	for sent < len(offers) {
+		n := c.chunk(offers[sent:])
+		if !c.send(offers[sent : sent+n]) {
+			break
+		}
+		sent += n
+	}
+	return sent
+}
+
+// chunk is how many of offers, from the first, go in one message.
+func (c *Client) chunk(offers []dispatch.Offer) int {
+	limit := int(c.nc.MaxPayload()) / 2 // room for the header and headroom
+	n, size := 0, 0
+	for n < len(offers) && n < maxBatchJobs {
+		size += encodedSize(offers[n].Msg)
+		if n > 0 && size > limit {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// send publishes one offer message with offers' jobs: a single offer for
+// one job, a batch for more.
+func (c *Client) send(offers []dispatch.Offer) bool {
 	if c.nc.Status() != nats.CONNECTED {
 		return false
 	}
 	id := strconv.FormatUint(c.seq.Add(1), 36)
+	o := &pendingOffer{msgs: make([]*nats.Msg, len(offers)), settles: make([]func(error), len(offers)), open: len(offers), heard: time.Now()}
+	for i, of := range offers {
+		o.msgs[i], o.settles[i] = of.Msg, of.Settle
+	}
+	var m *nats.Msg
+	if len(offers) == 1 {
+		m = offer(offers[0].Msg, c.prefix+id)
+	} else {
+		m = &nats.Msg{Subject: BatchSubject, Reply: c.prefix + id, Data: EncodeBatch(nil, o.msgs)}
+	}
 	c.mu.Lock()
-	c.pending[id] = &pendingOffer{msg: msg, settle: settle, heard: time.Now()}
+	c.pending[id] = o
 	c.mu.Unlock()
-	if err := c.nc.PublishMsg(offer(msg, c.prefix+id)); err != nil {
-		c.take(id)
+	if err := c.nc.PublishMsg(m); err != nil {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
 		return false
 	}
 	return true
-}
-
-// take removes an offer from the pending ones; nil if it was settled.
-func (c *Client) take(id string) *pendingOffer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	o := c.pending[id]
-	delete(c.pending, id)
-	return o
 }
 
 func (c *Client) onAnswer(m *nats.Msg) {
@@ -132,31 +186,83 @@ func (c *Client) onAnswer(m *nats.Msg) {
 	if m.Header.Get("Status") == "503" { // no responders: no deliverer listens
 		status = Refused
 	}
-	switch status {
-	case Working:
-		c.mu.Lock()
-		if o := c.pending[id]; o != nil {
-			o.heard = time.Now()
-		}
+	c.mu.Lock()
+	o := c.pending[id]
+	if o == nil {
 		c.mu.Unlock()
-	case Done:
-		if o := c.take(id); o != nil {
-			o.settle(nil)
-		}
-	case Failed:
-		if o := c.take(id); o != nil {
-			o.settle(fmt.Errorf("handoff: the deliverer could not deliver or store the job: %s", m.Data))
+		return // settled already (expired)
+	}
+	o.heard = time.Now()
+	var settle []func(error)
+	var errs []error
+	var refused []*nats.Msg
+	switch status {
+	case Done, Failed:
+		failed, err := c.failures(status, m.Data, len(o.msgs))
+		for i := range o.msgs {
+			if f, ok := o.settleJob(i); ok {
+				settle, errs = append(settle, f), append(errs, cmp.Or(err, failed[i]))
+			}
 		}
 	case Refused:
-		if o := c.take(id); o != nil {
-			if c.cfg.Refused != nil {
-				c.cfg.Refused()
+		idx, err := parseIndices(m.Data, len(o.msgs))
+		if err != nil { // not an answer of ours: the batch's deliverer is no longer heard
+			idx = nil
+		}
+		for _, i := range idx {
+			if f, ok := o.settleJob(i); ok {
+				settle, refused = append(settle, f), append(refused, o.msgs[i])
 			}
-			go func() {
-				o.settle(stream.Store(context.Background(), c.cfg.Publisher, []*nats.Msg{o.msg}, c.cfg.StoreWait))
-			}()
 		}
 	}
+	if o.open == 0 {
+		delete(c.pending, id)
+	}
+	c.mu.Unlock()
+	if status == Refused {
+		c.store(refused, settle)
+		return
+	}
+	for i, f := range settle {
+		f(errs[i])
+	}
+}
+
+// failures is the error of each job a final answer reports failed; err,
+// when set, fails them all (a single offer's Failed, or a list that does
+// not parse).
+func (c *Client) failures(status string, data []byte, n int) (map[int]error, error) {
+	if status == Failed {
+		return nil, fmt.Errorf("handoff: the deliverer could not deliver or store the job: %s", data)
+	}
+	reasons, err := parseFailures(data, n)
+	if err != nil {
+		return nil, err
+	}
+	failed := make(map[int]error, len(reasons))
+	for i, r := range reasons {
+		failed[i] = fmt.Errorf("handoff: the deliverer could not deliver or store the job: %s", r)
+	}
+	return failed, nil
+}
+
+// store stores jobs refused or left without a deliverer, in the background,
+// and settles each with the outcome.
+func (c *Client) store(msgs []*nats.Msg, settle []func(error)) {
+	if len(msgs) == 0 {
+		return
+	}
+	if c.cfg.Refused != nil {
+		for range msgs {
+			c.cfg.Refused()
+		}
+	}
+	go func() {
+		err := stream.Store(context.Background(), c.cfg.Publisher, msgs, c.cfg.StoreWait)
+		for _, f := range settle {
+			f(err)
+		}
+	}()
 }
 
 // Run fails the offers not heard of within Silence until ctx ends, then
@@ -176,18 +282,23 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
-// expire fails the offers last heard of Silence before now or earlier.
+// expire fails the jobs of offers last heard of Silence before now or
+// earlier.
 func (c *Client) expire(now time.Time) {
-	var silent []*pendingOffer
+	var silent []func(error)
 	c.mu.Lock()
 	for id, o := range c.pending {
 		if now.Sub(o.heard) >= c.cfg.Silence {
-			silent = append(silent, o)
+			for i := range o.msgs {
+				if f, ok := o.settleJob(i); ok {
+					silent = append(silent, f)
+				}
+			}
 			delete(c.pending, id)
 		}
 	}
 	c.mu.Unlock()
-	for _, o := range silent {
-		o.settle(ErrSilent)
+	for _, f := range silent {
+		f(ErrSilent)
 	}
 }

@@ -16,6 +16,10 @@
 //     letter, the job itself handed back) is stored in JetStream; Failed
 //     when that could not be done.
 //
+// The jobs of one event go together, in one batch message on BatchSubject
+// (see TakeBatch and batch.go), answered once for the refused ones and
+// once for the rest: two messages an event rather than two a job.
+//
 // Data safety comes from the event, not the job: the dispatcher acks the
 // event only once each of its jobs is stored or Done. A job not heard of
 // for longer than the silence limit (its deliverer died) fails, and its
