@@ -147,6 +147,34 @@ func TestRefusalRemembered(t *testing.T) {
 	}
 }
 
+// Where no attempt of ours runs (other replicas hold the endpoint's cap),
+// a job that comes within refusedFor of a refusal is handed back without
+// asking the shared state again; after refusedFor, or once a slot of ours
+// was freed since, it asks.
+func TestRefusalWithoutAttemptsOfOurs(t *testing.T) {
+	t0 := time.Now()
+	const key = "wh_a"
+	w := newWaiting(time.Second)
+	if _, c := w.claim(key, waiterFor("d1", t0), 4, time.Minute); c != askShared {
+		t.Fatalf("first claim = %v, want to ask", c)
+	}
+	if w.enqueue(key, waiterFor("d1", t0)) {
+		t.Fatal("a refused job joined a line no attempt of ours serves")
+	}
+	if _, c := w.claim(key, waiterFor("d2", t0.Add(refusedFor/2)), 4, time.Minute); c != atCap {
+		t.Fatalf("claim within refusedFor of a refusal = %v, want handed back without asking", c)
+	}
+	if _, c := w.claim(key, waiterFor("d3", t0.Add(refusedFor)), 4, time.Minute); c != askShared {
+		t.Fatalf("claim after refusedFor = %v, want to ask", c)
+	}
+	w.enqueue(key, waiterFor("d3", t0.Add(refusedFor)))
+	w.started(key)
+	w.done(key, time.Millisecond, true, false, t0.Add(refusedFor)) // a slot of ours went back
+	if _, c := w.claim(key, waiterFor("d4", t0.Add(refusedFor)), 4, time.Minute); c != askShared {
+		t.Fatalf("claim after a slot of ours was freed = %v, want to ask", c)
+	}
+}
+
 // uncountedIndex is a shared state that writes the recent attempts through
 // index.
 type uncountedIndex struct {

@@ -126,6 +126,10 @@ func (w *waiting) enqueue(key string, wt waiter) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l := w.endpoints[key]
+	if l == nil && !w.closed {
+		l = &line{last: wt.since} // kept for idleLine, to remember the refusal
+		w.endpoints[key] = l
+	}
 	if l != nil {
 		l.refusedAt, l.capAt = wt.since, wt.since
 	}
@@ -140,7 +144,7 @@ const (
 	askShared claimed = iota // ask the shared state
 	reused                   // take the idle lease claim returned
 	joined                   // wait in the line
-	atCap                    // hand it back: our own attempts hold the cap and the line is full
+	atCap                    // hand it back: the cap is known to be reached and the line cannot take it
 )
 
 // claim decides for a job of key, before it asks the shared state for a
@@ -161,7 +165,9 @@ func (w *waiting) claim(key string, wt waiter, limit int, ttl time.Duration) (*s
 // for a slot, when that is known to be at the cap: jobs are waiting already
 // (and a newcomer must not overtake them), this process alone holds limit
 // slots, or the shared state refused one less than refusedFor ago. False:
-// ask the shared state.
+// ask the shared state. (claim also hands back, without asking, a job that
+// comes within refusedFor of a refusal when no attempt of ours runs: other
+// replicas hold the cap, and asking could only be refused again.)
 func (w *waiting) join(key string, wt waiter, limit int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -170,7 +176,12 @@ func (w *waiting) join(key string, wt waiter, limit int) bool {
 
 func (w *waiting) joinLocked(l *line, wt waiter, limit int) claimed {
 	switch {
-	case l == nil || l.running == 0:
+	case l == nil:
+		return askShared
+	case l.running == 0:
+		if wt.since.Sub(l.refusedAt) < refusedFor {
+			return atCap // refused just now, and no attempt of ours to wait for
+		}
 		return askShared
 	case l.running >= limit:
 		// Asking could only be refused: our own attempts hold the cap.
