@@ -187,7 +187,7 @@ func (r *deliveryRig) batchOffers(prefix string, n int, s *settlements) []dispat
 // message, and those it can start are delivered without being stored:
 // each once, each settled once.
 func TestOfferedBatches(t *testing.T) {
-	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }}
+	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(2 * time.Millisecond) }} // the endpoint's latency
 	rig := startRig(t, rcv, nil, Config{EndpointConcurrency: 128, Heartbeat: 200 * time.Millisecond})
 	serveHandoffs(t, rig)
 	c := dispatcherSide(t, rig, time.Second)
