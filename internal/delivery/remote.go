@@ -18,7 +18,9 @@ import (
 // ends, through Take: a job this deliverer can start now is delivered
 // without being stored in DELIVERIES; one it cannot is refused at once,
 // and the dispatcher stores it. While it holds a job it answers Working
-// every Heartbeat; then Done, or Failed with why. Run must be under way.
+// every Heartbeat; then Done, or Failed with why. The jobs of one event
+// offered together (handoff.BatchSubject) are answered together: see
+// onBatch. Run must be under way.
 func (d *Deliverer) ServeHandoffs(ctx context.Context, nc *nats.Conn) error {
 	var subs []*nats.Subscription
 	defer func() {

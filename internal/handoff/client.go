@@ -206,7 +206,9 @@ func (c *Client) onAnswer(m *nats.Msg) {
 		}
 	case Refused:
 		idx, err := parseIndices(m.Data, len(o.msgs))
-		if err != nil { // not an answer of ours: the batch's deliverer is no longer heard
+		if err != nil {
+			// A list that does not parse settles nothing here: the Done
+			// that follows, or the silence limit, settles those jobs.
 			idx = nil
 		}
 		for _, i := range idx {
