@@ -54,16 +54,17 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	_, js := c.Connect(t)
 	probe := jetstream.StreamConfig{Name: "TESTENV_PROBE", Subjects: []string{"testenv.probe"}, Storage: jetstream.MemoryStorage, Replicas: n}
-	// Polls until the meta leader is elected and every node is a peer.
+	// Polls until the meta leader is elected and every node is a peer. The
+	// probe stays: deleting an account's last stream makes each node remove
+	// the account's then-empty store directories a moment later, which
+	// races the creation of the test's first file stream ("error creating
+	// store for stream").
 	deadline := time.Now().Add(60 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := js.CreateStream(ctx, probe)
-		if err == nil {
-			err = js.DeleteStream(ctx, probe.Name)
-		}
 		cancel()
 		if err == nil {
 			break
