@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,34 +35,57 @@ const maxBatchJobs = 64
 // ErrMalformedBatch is a batch message that does not decode.
 var ErrMalformedBatch = errors.New("handoff: malformed batch")
 
-// EncodeBatch appends the jobs' messages (subject, header, data) to buf.
+// EncodeBatch appends the jobs' messages (subject, header, data) to buf,
+// growing it once: the dispatcher encodes a batch per event, and a buffer
+// grown by appends was a fifth of its CPU (the copies and the garbage).
 func EncodeBatch(buf []byte, jobs []*nats.Msg) []byte {
+	size := uvarintLen(uint64(len(jobs)))
+	for _, m := range jobs {
+		size += encodedSize(m)
+	}
+	buf = slices.Grow(buf, size)
 	buf = binary.AppendUvarint(buf, uint64(len(jobs)))
 	for _, m := range jobs {
 		buf = appendString(buf, m.Subject)
-		n := 0
-		for _, vs := range m.Header {
-			n += len(vs)
-		}
-		buf = binary.AppendUvarint(buf, uint64(n))
+		buf = binary.AppendUvarint(buf, uint64(headerValues(m.Header)))
 		for k, vs := range m.Header {
 			for _, v := range vs {
 				buf = appendString(appendString(buf, k), v)
 			}
 		}
-		buf = appendString(buf, string(m.Data))
+		buf = appendBytes(buf, m.Data)
 	}
 	return buf
 }
 
-// encodedSize is about what EncodeBatch adds for m, to split batches
-// below the server's payload limit.
+// encodedSize is what EncodeBatch adds for m; the dispatcher also splits
+// batches with it, below the server's payload limit.
 func encodedSize(m *nats.Msg) int {
-	n := 3*binary.MaxVarintLen32 + len(m.Subject) + len(m.Data)
+	n := stringLen(len(m.Subject)) + uvarintLen(uint64(headerValues(m.Header))) + stringLen(len(m.Data))
 	for k, vs := range m.Header {
 		for _, v := range vs {
-			n += 2*binary.MaxVarintLen32 + len(k) + len(v)
+			n += stringLen(len(k)) + stringLen(len(v))
 		}
+	}
+	return n
+}
+
+// headerValues counts h's values: one key-value pair each in a batch.
+func headerValues(h nats.Header) int {
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	return n
+}
+
+// stringLen is the encoded length of a string of n bytes.
+func stringLen(n int) int { return uvarintLen(uint64(n)) + n }
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
 	}
 	return n
 }
@@ -70,64 +94,102 @@ func appendString(buf []byte, s string) []byte {
 	return append(binary.AppendUvarint(buf, uint64(len(s))), s...)
 }
 
-// DecodeBatch returns the jobs' messages of a batch's data.
+func appendBytes(buf, b []byte) []byte {
+	return append(binary.AppendUvarint(buf, uint64(len(b))), b...)
+}
+
+// DecodeBatch returns the jobs' messages of a batch's data. Their strings
+// are slices of one copy of data, their header values share one array, and
+// their data are slices of data itself (which the caller must not modify
+// while the jobs are in use): a batch costs a few allocations per job
+// instead of one per string.
 func DecodeBatch(data []byte) ([]*nats.Msg, error) {
-	d := decoder{b: data}
+	d := decoder{b: data, s: string(data)}
 	n := d.uvarint()
 	// Every job takes at least three bytes: no count can exceed that.
-	if d.err != nil || n > uint64(len(d.b))/3 {
+	if d.err != nil || n > uint64(d.left())/3 {
 		return nil, ErrMalformedBatch
 	}
 	jobs := make([]*nats.Msg, 0, n)
-	for range n {
+	var values []string // the batch's header values, handed out in order
+	for i := range n {
 		m := &nats.Msg{Subject: d.string()}
 		pairs := d.uvarint()
-		if d.err != nil || pairs > uint64(len(d.b))/2 {
+		if d.err != nil || pairs > uint64(d.left())/2 {
 			return nil, ErrMalformedBatch
 		}
 		if pairs > 0 {
 			m.Header = make(nats.Header, pairs)
 		}
 		for range pairs {
-			k := d.string()
-			m.Header[k] = append(m.Header[k], d.string())
+			k, v := d.string(), d.string()
+			if vs, ok := m.Header[k]; ok {
+				m.Header[k] = append(vs, v)
+				continue
+			}
+			if len(values) == 0 {
+				// As many as the jobs left have if they have this one's
+				// (they usually do), no more than the data can hold.
+				values = make([]string, min(pairs*(n-i), uint64(d.left()/2+1)))
+			}
+			values[0] = v
+			m.Header[k], values = values[:1:1], values[1:]
 		}
-		m.Data = []byte(d.string())
+		m.Data = d.bytes()
 		if d.err != nil {
 			return nil, ErrMalformedBatch
 		}
 		jobs = append(jobs, m)
 	}
-	if len(d.b) > 0 {
+	if d.left() > 0 {
 		return nil, ErrMalformedBatch
 	}
 	return jobs, nil
 }
 
+// decoder reads a batch: b is its data, s the same bytes as one string,
+// off how much of them is read.
 type decoder struct {
 	b   []byte
+	s   string
+	off int
 	err error
 }
 
+func (d *decoder) left() int { return len(d.b) - d.off }
+
 func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
+	v, n := binary.Uvarint(d.b[d.off:])
 	if n <= 0 {
 		d.err = ErrMalformedBatch
 		return 0
 	}
-	d.b = d.b[n:]
+	d.off += n
 	return v
 }
 
-func (d *decoder) string() string {
+// field reads a length and returns where its bytes start.
+func (d *decoder) field() (start, end int) {
 	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)) {
+	if d.err != nil || n > uint64(d.left()) {
 		d.err = ErrMalformedBatch
-		return ""
+		return d.off, d.off
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
+	start = d.off
+	d.off += int(n)
+	return start, d.off
+}
+
+func (d *decoder) string() string {
+	start, end := d.field()
+	return d.s[start:end]
+}
+
+// bytes returns the field's bytes within data, capped, so that appending
+// to them never writes over the next job.
+func (d *decoder) bytes() []byte {
+	start, end := d.field()
+	return d.b[start:end:end]
 }
 
 // Indices encodes the batch indices of a Refused answer.

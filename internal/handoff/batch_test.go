@@ -3,6 +3,7 @@ package handoff
 import (
 	"bytes"
 	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -105,5 +106,29 @@ func TestAnswerLists(t *testing.T) {
 	}
 	if _, err := parseFailures([]byte("9 boom\n"), 5); err == nil {
 		t.Error("a failure of index 9 in a batch of 5 parsed")
+	}
+}
+
+// A batch is encoded into one allocation, and decoded with a few per job,
+// not one per string: the dispatcher encodes and a deliverer decodes one
+// batch per event.
+func TestBatchAllocations(t *testing.T) {
+	jobs := make([]*nats.Msg, 10)
+	for i := range jobs {
+		jobs[i] = &nats.Msg{
+			Subject: "deliveries.3.wh_" + strconv.Itoa(i),
+			Header:  nats.Header{"Nats-Msg-Id": {"evt_1.wh_" + strconv.Itoa(i)}, "Wh-Attempt": {"1"}, "Traceparent": {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}},
+			Data:    bytes.Repeat([]byte("x"), 700),
+		}
+	}
+	if n := testing.AllocsPerRun(50, func() { EncodeBatch(nil, jobs) }); n != 1 {
+		t.Errorf("EncodeBatch of %d jobs: %.0f allocations, want 1", len(jobs), n)
+	}
+	data := EncodeBatch(nil, jobs)
+	// The copy as a string, the jobs' slice and their header values; per
+	// job its message and its header map.
+	const perJob, fixed = 3, 3
+	if n := testing.AllocsPerRun(50, func() { _, _ = DecodeBatch(data) }); n > fixed+perJob*float64(len(jobs)) {
+		t.Errorf("DecodeBatch of %d jobs: %.0f allocations, want at most %d", len(jobs), n, fixed+perJob*len(jobs))
 	}
 }
