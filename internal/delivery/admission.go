@@ -73,7 +73,8 @@ func (d *Deliverer) acquire(ctx context.Context, w *waiter) (*slot, bool) {
 		d.handBack(ctx, w.m, w.log)
 		return nil, false
 	}
-	lease, ok, err := d.deps.State.Acquire(ctx, w.j.WebhookID, limit, d.leaseTTL(), now)
+	held, _ := d.waiting.holds(w.j.WebhookID)
+	lease, ok, err := d.deps.State.Acquire(ctx, w.j.WebhookID, limit, held, d.leaseTTL(), now)
 	if err != nil {
 		w.log.WarnContext(ctx, "delivery: in-flight state unavailable; attempting anyway", "err", err)
 		return nil, true
@@ -106,26 +107,55 @@ const (
 	noAttempt
 )
 
-// release ends the use of slot s of endpoint key. After a success the
-// slot passes to the oldest job waiting for the endpoint, if any and the
-// slot is passable; with none waiting, it is kept idle for the endpoint's
-// next job (see waiting). Otherwise it goes back to the shared state. Jobs
-// left waiting behind a failure, or behind no attempt running any more,
-// are handed back.
-func (d *Deliverer) release(ctx context.Context, key string, s *slot, latency time.Duration, end attemptEnd) *waiter {
+// release ends the use of slot s of endpoint key (limit slots in all).
+// After a success the slot passes to the oldest job waiting for the
+// endpoint, if any; a slot that has served its share (see passable) is
+// renewed for it first. With none waiting, it is kept idle for the
+// endpoint's next job (see waiting). Otherwise it goes back to the shared
+// state. Jobs left waiting behind a failure, or behind no attempt running
+// any more, are handed back.
+func (d *Deliverer) release(ctx context.Context, key string, s *slot, limit int, latency time.Duration, end attemptEnd) *waiter {
 	now := time.Now()
-	ok, mayPass := end != attemptFailed, end == attemptSucceeded
-	next, orphans, kept := d.waiting.end(key, s, latency, ok, mayPass && s.passable(d.leaseTTL(), now), now)
+	ok, mayPass, released := end != attemptFailed, end == attemptSucceeded, false
+	if mayPass && !s.passable(d.leaseTTL(), now) {
+		mayPass, released = d.renew(ctx, key, s, limit, now)
+	}
+	next, orphans, kept := d.waiting.end(key, s, latency, ok, mayPass, now)
 	switch {
 	case next != nil:
 		s.passes++
-	case !kept:
+	case !kept && !released:
 		d.giveBack(ctx, s)
 	}
 	for _, o := range orphans {
 		d.handBack(ctx, o.m, o.log)
 	}
 	return next
+}
+
+// renew keeps slot s, which has served its share, for the jobs waiting
+// for its endpoint, unless a process holding at least two fewer of the
+// endpoint's slots was refused one since (see state.State.Renew): then it
+// is released (released), and that process takes it when it asks again.
+// A chain of passes so ends only where another process needs the slot.
+// Ended at a fixed length, every chain left a slot free that no job of
+// ours asked for while others waited (they join the line instead): the
+// running attempts dwindled until the line was handed back.
+func (d *Deliverer) renew(ctx context.Context, key string, s *slot, limit int, now time.Time) (renewed, released bool) {
+	held, waiters := d.waiting.holds(key)
+	if waiters == 0 {
+		return false, false
+	}
+	ok, err := d.deps.State.Renew(ctx, s.lease, limit, held, d.leaseTTL(), now)
+	if err != nil {
+		d.log.WarnContext(ctx, "delivery: renewing endpoint slot failed; giving it back", "webhook_id", key, "err", err)
+		return false, false
+	}
+	if !ok {
+		return false, true
+	}
+	s.at, s.passes = now, 0
+	return true, false
 }
 
 // giveBack releases the slots to the shared state.

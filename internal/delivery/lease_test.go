@@ -307,7 +307,7 @@ func TestKeptLeaseHoldsTheSlot(t *testing.T) {
 			}
 			<-poll.C
 		}
-		lease, ok, err := other.Acquire(ctx, key, 1, time.Minute, time.Now())
+		lease, ok, err := other.Acquire(ctx, key, 1, 0, time.Minute, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,4 +325,36 @@ func TestKeptLeaseHoldsTheSlot(t *testing.T) {
 		return
 	}
 	t.Fatal("no conclusive trial: the kept lease was always given back before the other replica asked")
+}
+
+// A replica that holds none of a busy endpoint's slots gets one while the
+// replica holding them all still has a long line: its refusal is
+// remembered in the shared state, and the next chain of the other replica
+// to renew its slot gives it up (Deliverer.renew). Renewed regardless,
+// the slots stayed with replica A until its line was done, and replica B's
+// job came back to a full endpoint until then.
+func TestRenewalGivesWayToAReplicaWithoutSlots(t *testing.T) {
+	prefix := testenv.ID("share") + ":"
+	rcv := &receiver{seen: map[string]int{}, hold: func() { time.Sleep(10 * time.Millisecond) }} // the endpoint's latency
+	cfg := Config{EndpointConcurrency: 4, SlotWait: 10 * time.Second}
+	a := startRig(t, rcv, state.NewRedis(testenv.Redis(t), prefix, state.BreakerPolicy{}), cfg)
+	b := a.replica(t, state.NewRedis(testenv.Redis(t), prefix, state.BreakerPolicy{}), cfg)
+
+	// 800 jobs at 4 in flight and 10 ms each: about 2 s of A holding all
+	// four slots, 50 passes a second per slot.
+	const burst = 800
+	a.publish(t, "evt_a", burst)
+	testenv.Eventually(t, 20*time.Second, func() bool { d, _ := rcv.count(); return d >= 40 }, "replica A delivering")
+	b.publish(t, "evt_b", 1)
+	testenv.Eventually(t, 30*time.Second, func() bool { return b.count.get(attempt.Delivered) == 1 }, "replica B's delivery")
+	d, _ := rcv.count()
+	left := burst + 1 - d
+	t.Logf("replica B delivered with %d of replica A's jobs left (%d handed back by B)", left, b.count.get(attempt.HandedBack))
+	if left < burst/4 {
+		t.Errorf("replica B's job was delivered with %d of replica A's %d jobs left: A kept every slot of its endpoint", left, burst)
+	}
+	a.allAcked(t)
+	if d, total := rcv.count(); d != burst+1 || total != d {
+		t.Errorf("%d deliveries for %d delivery ids, want %d once each", total, d, burst+1)
+	}
 }

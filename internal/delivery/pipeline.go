@@ -93,7 +93,7 @@ func (d *Deliverer) handleJob(ctx context.Context, m message, j job.Job) {
 		if w != nil && !d.allow(ctx, w) {
 			// No rate token for it (it was handed back): the slot goes back,
 			// and the line waits for our other attempts.
-			d.release(ctx, w.j.WebhookID, s, 0, noAttempt)
+			d.release(ctx, w.j.WebhookID, s, w.entry.EffectiveConcurrency(d.limits), 0, noAttempt)
 			return
 		}
 	}
@@ -118,7 +118,7 @@ func (d *Deliverer) deliver(ctx context.Context, w *waiter, s *slot) (next *wait
 		if !out.ok() || ctx.Err() != nil {
 			end = attemptFailed
 		}
-		next = d.release(ctx, j.WebhookID, s, out.latency, end)
+		next = d.release(ctx, j.WebhookID, s, w.entry.EffectiveConcurrency(d.limits), out.latency, end)
 	}
 	if ctx.Err() != nil {
 		// Shutting down mid-attempt: hand the job back untouched.

@@ -119,6 +119,18 @@ func (w *waiting) started(key string) {
 	l.running++
 }
 
+// holds returns how many slots of key this process holds (running
+// attempts and idle leases) and how many jobs wait for one.
+func (w *waiting) holds(key string) (held, waiters int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.endpoints[key]
+	if l == nil {
+		return 0, 0
+	}
+	return l.running + len(l.idle), len(l.jobs)
+}
+
 // enqueue puts a job that the shared state refused a slot in key's line
 // if an attempt of this process will free a slot soon enough; false means
 // the caller hands the job back. The refusal is remembered for refusedFor.
@@ -350,10 +362,12 @@ func (w *waiting) close() []waiter {
 	return out
 }
 
-// maxPasses bounds how many jobs in a row one slot serves before it goes
-// back to the shared state. Otherwise the replica that holds an endpoint's
-// slots keeps them all while the endpoint stays busy, and every job that
-// another replica pulls for it finds the cap and is handed back.
+// maxPasses bounds how many jobs in a row one slot serves before it is
+// renewed in the shared state, the moment it goes to another replica that
+// was refused one (see Deliverer.renew). Otherwise the replica that holds
+// an endpoint's slots keeps them all while the endpoint stays busy, and
+// every job that another replica pulls for it finds the cap and is handed
+// back.
 const maxPasses = 64
 
 // slot is an endpoint lease this process holds.
@@ -363,9 +377,9 @@ type slot struct {
 	passes int       // jobs it served after the first, passed or reused
 }
 
-// passable reports whether s may serve one more job: not too many in a
-// row, and its lease is fresh (the shared state expires it after ttl, so
-// a chain renews it by taking a new one once half of that has gone).
+// passable reports whether s may serve one more job without a renewal:
+// not too many in a row, and its lease is fresh (the shared state expires
+// it after ttl; a chain renews it once half of that has gone).
 func (s *slot) passable(ttl time.Duration, now time.Time) bool {
 	return s.passes < maxPasses && now.Sub(s.at) < ttl/2
 }

@@ -27,6 +27,10 @@ func runConformance(t *testing.T, newState func(t *testing.T) State) {
 		t.Parallel()
 		testLeases(t, newState)
 	})
+	t.Run("Renew", func(t *testing.T) {
+		t.Parallel()
+		testRenew(t, newState)
+	})
 	t.Run("LeaseConcurrent", func(t *testing.T) {
 		t.Parallel()
 		testLeasesConcurrent(t, newState(t))
@@ -127,6 +131,75 @@ func testLeases(t *testing.T, newState func(t *testing.T) State) {
 	})
 }
 
+func testRenew(t *testing.T, newState func(t *testing.T) State) {
+	const ttl = 10 * time.Second
+	// fill takes limit slots of a new key, as one holder.
+	fill := func(t *testing.T, limit int) (State, string, []Lease) {
+		s, key := newState(t), testenv.ID("renew")
+		var held []Lease
+		for range limit {
+			held = append(held, mustAcquire(t, s, key, limit, ttl, t0, true))
+		}
+		return s, key, held
+	}
+	t.Run("keeps the slot for ttl more", func(t *testing.T) {
+		t.Parallel()
+		s, key, held := fill(t, 1)
+		mustRenew(t, s, held[0], 1, 1, ttl, t0.Add(ttl/2), true)
+		mustRenew(t, s, held[0], 1, 1, ttl, t0.Add(ttl), true)
+		// Held until ttl after the last renewal, not after the first.
+		mustAcquire(t, s, key, 1, ttl, t0.Add(2*ttl-time.Microsecond), false)
+		mustAcquire(t, s, key, 1, ttl, t0.Add(2*ttl), true)
+	})
+	t.Run("gives one slot to an asker holding two fewer", func(t *testing.T) {
+		t.Parallel()
+		s, key, held := fill(t, 3)
+		mustAcquireHolding(t, s, key, 3, 0, t0, false)
+		mustRenew(t, s, held[0], 3, 3, ttl, t0.Add(time.Second), false)
+		mustRenew(t, s, held[1], 3, 2, ttl, t0.Add(time.Second), true) // the refusal was answered
+		// The slot given up is free for whoever asks, and only one is.
+		mustAcquireHolding(t, s, key, 3, 0, t0.Add(time.Second), true)
+		mustAcquireHolding(t, s, key, 3, 1, t0.Add(time.Second), false)
+	})
+	t.Run("keeps the slot for an asker holding one fewer or more", func(t *testing.T) {
+		t.Parallel()
+		s, key, held := fill(t, 3)
+		mustAcquireHolding(t, s, key, 3, 2, t0, false)
+		mustRenew(t, s, held[0], 3, 3, ttl, t0.Add(time.Second), true)
+		mustAcquireHolding(t, s, key, 3, 3, t0, false) // its own refusal
+		mustRenew(t, s, held[0], 3, 3, ttl, t0.Add(time.Second), true)
+	})
+	t.Run("remembers the neediest refusal", func(t *testing.T) {
+		t.Parallel()
+		s, key, held := fill(t, 3)
+		mustAcquireHolding(t, s, key, 3, 1, t0, false)
+		mustAcquireHolding(t, s, key, 3, 2, t0, false)
+		mustRenew(t, s, held[0], 3, 3, ttl, t0.Add(time.Second), false)
+	})
+	t.Run("forgets a refusal after ttl", func(t *testing.T) {
+		t.Parallel()
+		s, key, held := fill(t, 3)
+		mustAcquireHolding(t, s, key, 3, 0, t0, false)
+		mustRenew(t, s, held[0], 3, 3, 2*ttl, t0.Add(ttl), true)
+	})
+	t.Run("takes an expired lease again if a slot is free", func(t *testing.T) {
+		t.Parallel()
+		s, key, held := fill(t, 1)
+		mustRenew(t, s, held[0], 1, 1, ttl, t0.Add(2*ttl), true)
+		mustAcquire(t, s, key, 1, ttl, t0.Add(2*ttl), false)
+		// Expired, and another took the slot: not renewed.
+		mustAcquire(t, s, key, 1, ttl, t0.Add(4*ttl), true)
+		mustRenew(t, s, held[0], 1, 1, ttl, t0.Add(4*ttl), false)
+	})
+	t.Run("takes a released lease again if a slot is free", func(t *testing.T) {
+		t.Parallel()
+		s, key, held := fill(t, 1)
+		mustRelease(t, s, held[0])
+		mustRenew(t, s, held[0], 1, 1, ttl, t0, true)
+		mustAcquire(t, s, key, 1, ttl, t0, false)
+	})
+}
+
 func testLeasesConcurrent(t *testing.T, s State) {
 	const workers, limit = 50, 7
 	key := testenv.ID("lease")
@@ -140,7 +213,7 @@ func testLeasesConcurrent(t *testing.T, s State) {
 	for range workers {
 		wg.Go(func() {
 			<-start
-			_, ok, err := s.Acquire(context.Background(), key, limit, time.Minute, t0)
+			_, ok, err := s.Acquire(context.Background(), key, limit, 0, time.Minute, t0)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -479,8 +552,9 @@ func testInvalid(t *testing.T, s State) {
 		name string
 		call func() error
 	}{
-		{"acquire limit 0", func() error { _, _, err := s.Acquire(ctx, key, 0, time.Second, t0); return err }},
-		{"acquire ttl 0", func() error { _, _, err := s.Acquire(ctx, key, 1, 0, t0); return err }},
+		{"acquire limit 0", func() error { _, _, err := s.Acquire(ctx, key, 0, 0, time.Second, t0); return err }},
+		{"acquire ttl 0", func() error { _, _, err := s.Acquire(ctx, key, 1, 0, 0, t0); return err }},
+		{"renew limit 0", func() error { _, err := s.Renew(ctx, Lease{Key: key, ID: "x"}, 0, 1, time.Second, t0); return err }},
 		{"allow rate 0", func() error { _, err := s.Allow(ctx, key, 0, 1, t0); return err }},
 		{"allow rate NaN", func() error { _, err := s.Allow(ctx, key, math.NaN(), 1, t0); return err }},
 		{"allow burst 0", func() error { _, err := s.Allow(ctx, key, 1, 0, t0); return err }},
@@ -508,14 +582,36 @@ func openCircuit(t *testing.T, s State, key string, from time.Time) time.Time {
 
 func mustAcquire(t *testing.T, s State, key string, limit int, ttl time.Duration, now time.Time, want bool) Lease {
 	t.Helper()
-	l, ok, err := s.Acquire(context.Background(), key, limit, ttl, now)
+	return acquireAs(t, s, key, limit, 0, ttl, now, want)
+}
+
+// mustAcquireHolding asks for a slot for 10 s as a holder of held slots.
+func mustAcquireHolding(t *testing.T, s State, key string, limit, held int, now time.Time, want bool) {
+	t.Helper()
+	acquireAs(t, s, key, limit, held, 10*time.Second, now, want)
+}
+
+func acquireAs(t *testing.T, s State, key string, limit, held int, ttl time.Duration, now time.Time, want bool) Lease {
+	t.Helper()
+	l, ok, err := s.Acquire(context.Background(), key, limit, held, ttl, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ok != want {
-		t.Fatalf("Acquire(limit %d) at %s: ok = %v, want %v", limit, now, ok, want)
+		t.Fatalf("Acquire(limit %d, held %d) at %s: ok = %v, want %v", limit, held, now, ok, want)
 	}
 	return l
+}
+
+func mustRenew(t *testing.T, s State, l Lease, limit, held int, ttl time.Duration, now time.Time, want bool) {
+	t.Helper()
+	ok, err := s.Renew(context.Background(), l, limit, held, ttl, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != want {
+		t.Fatalf("Renew(limit %d, held %d) at %s: ok = %v, want %v", limit, held, now, ok, want)
+	}
 }
 
 func mustRelease(t *testing.T, s State, l Lease) {

@@ -56,35 +56,48 @@ func (m *Memory) setMaxKeys(n int) {
 }
 
 // Acquire implements State.
-func (m *Memory) Acquire(_ context.Context, key string, limit int, ttl time.Duration, now time.Time) (Lease, bool, error) {
+func (m *Memory) Acquire(_ context.Context, key string, limit, held int, ttl time.Duration, now time.Time) (Lease, bool, error) {
 	if err := checkAcquire(limit, ttl); err != nil {
 		return Lease{}, false, err
 	}
 	us := micros(now)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	held, ok := m.leases.m[key]
-	if !ok {
-		m.leases.makeRoom(func(h *leaseSet) bool { return h.prune(us) == 0 })
-		held = &leaseSet{ids: make(map[string]int64, limit), next: math.MaxInt64}
-		m.leases.put(key, held)
-	}
-	if len(held.ids) >= limit && held.prune(us) >= limit {
+	set := m.leaseSet(key, limit, us)
+	if len(set.ids) >= limit && set.prune(us) >= limit {
+		if set.refusedUntil <= us || held < set.refusedHeld {
+			set.refusedUntil, set.refusedHeld = us+ttl.Microseconds(), held
+		}
 		return Lease{}, false, nil
 	}
 	m.seq++
 	id := strconv.FormatUint(m.seq, 36)
 	exp := us + ttl.Microseconds()
-	held.ids[id] = exp
-	held.next = min(held.next, exp)
+	set.ids[id] = exp
+	set.next = min(set.next, exp)
 	return Lease{Key: key, ID: id}, true, nil
+}
+
+// leaseSet returns key's set of leases, made if it has none.
+func (m *Memory) leaseSet(key string, limit int, now int64) *leaseSet {
+	set, ok := m.leases.m[key]
+	if !ok {
+		m.leases.makeRoom(func(h *leaseSet) bool { return h.prune(now) == 0 })
+		set = &leaseSet{ids: make(map[string]int64, limit), next: math.MaxInt64}
+		m.leases.put(key, set)
+	}
+	return set
 }
 
 // leaseSet is one key's leases: id -> expiry µs. next is at or before the
 // earliest expiry, so a full set is only scanned when one may have passed.
+// A refused Acquire is remembered until refusedUntil (µs; 0: none) with
+// refusedHeld, the slots its asker held; the neediest refusal wins.
 type leaseSet struct {
-	ids  map[string]int64
-	next int64
+	ids          map[string]int64
+	next         int64
+	refusedUntil int64
+	refusedHeld  int
 }
 
 // prune drops the expired leases and returns how many are left.
@@ -107,13 +120,45 @@ func (h *leaseSet) prune(now int64) int {
 func (m *Memory) Release(_ context.Context, lease Lease) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if held, ok := m.leases.m[lease.Key]; ok {
-		delete(held.ids, lease.ID)
-		if len(held.ids) == 0 {
-			delete(m.leases.m, lease.Key)
-		}
+	if set, ok := m.leases.m[lease.Key]; ok {
+		m.dropLease(set, lease)
 	}
 	return nil
+}
+
+// dropLease removes lease from its key's set, and the set once it
+// holds neither a lease nor a refusal to remember.
+func (m *Memory) dropLease(set *leaseSet, lease Lease) {
+	delete(set.ids, lease.ID)
+	if len(set.ids) == 0 && set.refusedUntil == 0 {
+		delete(m.leases.m, lease.Key)
+	}
+}
+
+// Renew implements State.
+func (m *Memory) Renew(_ context.Context, lease Lease, limit, held int, ttl time.Duration, now time.Time) (bool, error) {
+	if err := checkAcquire(limit, ttl); err != nil {
+		return false, err
+	}
+	us := micros(now)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	set := m.leaseSet(lease.Key, limit, us)
+	if set.refusedUntil > us && set.refusedHeld < held-1 {
+		set.refusedUntil = 0
+		m.dropLease(set, lease)
+		return false, nil
+	}
+	if exp, mine := set.ids[lease.ID]; !mine || exp <= us {
+		delete(set.ids, lease.ID)
+		if set.prune(us) >= limit {
+			return false, nil
+		}
+	}
+	exp := us + ttl.Microseconds()
+	set.ids[lease.ID] = exp
+	set.next = min(set.next, exp)
+	return true, nil
 }
 
 // Allow implements State. It is GCRA, as in Redis: a bucket is one

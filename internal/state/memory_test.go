@@ -23,7 +23,7 @@ func TestMemoryBounded(t *testing.T) {
 	m.setMaxKeys(max)
 	for i := range 1000 {
 		key := fmt.Sprint("ep", i)
-		if _, ok, err := m.Acquire(ctx, key, 1, time.Hour, t0); err != nil || !ok {
+		if _, ok, err := m.Acquire(ctx, key, 1, 0, time.Hour, t0); err != nil || !ok {
 			t.Fatalf("Acquire %s: ok %v, err %v", key, ok, err)
 		}
 		if w, err := m.Allow(ctx, key, 1, 1, t0); err != nil || w != 0 {

@@ -11,9 +11,11 @@ import (
 
 // Redis is the State shared by every process through Redis. Each operation
 // is one script or command, so it is atomic and one round trip; each script
-// touches one key, so it also runs on a Redis Cluster. Every key expires:
+// touches one key, or two with the same hash tag, so it also runs on a
+// Redis Cluster. Every key expires:
 //
-//	<prefix>lease:<key>     sorted set of lease ids scored by expiry; expires with the longest lease
+//	<prefix>lease:{<key>}   sorted set of lease ids scored by expiry; expires with the longest lease
+//	<prefix>refused:{<key>} the refused Acquire remembered for Renew, "<held>:<until µs>"; expires with it
 //	<prefix>rate:<key>      the token bucket; expires once it would be full again
 //	<prefix>health:<key>    breaker counters; expire 8 days after the last write
 //	<prefix>attempts:<key>  recent attempt records, newest first; expire 7 days after the last write
@@ -38,22 +40,66 @@ func NewRedis(rdb redis.UniversalClient, prefix string, p BreakerPolicy) *Redis 
 // Numbers pass to Redis as strings through string.format('%.0f'): Lua's
 // default conversion keeps 14 digits, too few for microseconds since 1970.
 
-// acquireScript: KEYS[1] lease set; ARGV now µs, limit, ttl µs, lease id.
-var acquireScript = redis.NewScript(`
+// acquireScript: KEYS[1] lease set, KEYS[2] refusal; ARGV now µs, limit,
+// ttl µs, lease id, held. A refusal is remembered unless a needier one
+// (an asker holding fewer) is.
+var acquireScript = redis.NewScript(leaseCount + `
+if count >= limit then
+  local held = tonumber(ARGV[5])
+  if not refusedHeld or held < refusedHeld then
+    redis.call('SET', KEYS[2], ARGV[5] .. ':' .. string.format('%.0f', now + ttl), 'PX', string.format('%.0f', math.ceil(ttl / 1000)))
+  end
+  return 0
+end
+redis.call('ZADD', KEYS[1], string.format('%.0f', now + ttl), ARGV[4])
+` + leaseExpire + `
+return 1
+`)
+
+// renewScript: KEYS[1] lease set, KEYS[2] refusal; ARGV now µs, limit,
+// ttl µs, lease id, held. Returns 1 when the lease is kept for ttl, 0 when
+// it was given up.
+var renewScript = redis.NewScript(leaseCount + `
+if refusedHeld and refusedHeld < tonumber(ARGV[5]) - 1 then
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[1], ARGV[4])
+  return 0
+end
+if not redis.call('ZSCORE', KEYS[1], ARGV[4]) and count >= limit then
+  return 0
+end
+redis.call('ZADD', KEYS[1], string.format('%.0f', now + ttl), ARGV[4])
+` + leaseExpire + `
+return 1
+`)
+
+// leaseCount starts the lease scripts: it drops the leases that expired,
+// counts the others (count) and reads the refusal remembered, if any
+// (refusedHeld: the slots its asker held).
+const leaseCount = `
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
-if redis.call('ZCARD', KEYS[1]) >= limit then
-  return 0
+local count = redis.call('ZCARD', KEYS[1])
+local refusedHeld
+local refusal = redis.call('GET', KEYS[2])
+if refusal then
+  local held, untilUs = string.match(refusal, '^(%d+):(%d+)$')
+  if held and tonumber(untilUs) > now then
+    refusedHeld = tonumber(held)
+  end
 end
-redis.call('ZADD', KEYS[1], string.format('%.0f', now + ttl), ARGV[4])
+`
+
+// leaseExpire keeps the lease set for at least ttl after a lease was
+// added.
+const leaseExpire = `
 local ms = math.ceil(ttl / 1000)
 if redis.call('PTTL', KEYS[1]) < ms then
   redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ms))
 end
-return 1
-`)
+`
 
 // allowScript is GCRA: the bucket is one "theoretical arrival time" (tat).
 // KEYS[1] bucket; ARGV now µs, rate per second, burst. Returns the wait in
@@ -152,14 +198,20 @@ return 1
 
 func (r *Redis) key(kind, key string) string { return r.prefix + kind + ":" + key }
 
+// leaseKeys are the keys of key's lease scripts: its lease set and its
+// refusal, with one hash tag.
+func (r *Redis) leaseKeys(key string) []string {
+	tag := "{" + key + "}"
+	return []string{r.key("lease", tag), r.key("refused", tag)}
+}
+
 // Acquire implements State.
-func (r *Redis) Acquire(ctx context.Context, key string, limit int, ttl time.Duration, now time.Time) (Lease, bool, error) {
+func (r *Redis) Acquire(ctx context.Context, key string, limit, held int, ttl time.Duration, now time.Time) (Lease, bool, error) {
 	if err := checkAcquire(limit, ttl); err != nil {
 		return Lease{}, false, err
 	}
 	id := rand.Text()
-	got, err := acquireScript.Run(ctx, r.rdb, []string{r.key("lease", key)},
-		micros(now), limit, ttl.Microseconds(), id).Int()
+	got, err := acquireScript.Run(ctx, r.rdb, r.leaseKeys(key), micros(now), limit, ttl.Microseconds(), id, held).Int()
 	if err != nil {
 		return Lease{}, false, fmt.Errorf("state: acquire %s: %w", key, err)
 	}
@@ -174,10 +226,22 @@ func (r *Redis) Release(ctx context.Context, lease Lease) error {
 	if lease.ID == "" {
 		return nil
 	}
-	if err := r.rdb.ZRem(ctx, r.key("lease", lease.Key), lease.ID).Err(); err != nil {
+	if err := r.rdb.ZRem(ctx, r.leaseKeys(lease.Key)[0], lease.ID).Err(); err != nil {
 		return fmt.Errorf("state: release %s: %w", lease.Key, err)
 	}
 	return nil
+}
+
+// Renew implements State.
+func (r *Redis) Renew(ctx context.Context, lease Lease, limit, held int, ttl time.Duration, now time.Time) (bool, error) {
+	if err := checkAcquire(limit, ttl); err != nil {
+		return false, err
+	}
+	got, err := renewScript.Run(ctx, r.rdb, r.leaseKeys(lease.Key), micros(now), limit, ttl.Microseconds(), lease.ID, held).Int()
+	if err != nil {
+		return false, fmt.Errorf("state: renew %s: %w", lease.Key, err)
+	}
+	return got == 1, nil
 }
 
 // Allow implements State.

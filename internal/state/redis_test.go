@@ -43,8 +43,11 @@ func TestRedisKeysExpire(t *testing.T) {
 	s := NewRedis(rdb, prefix, testPolicy)
 	now := time.Now()
 
-	if _, ok, err := s.Acquire(ctx, key, 2, 30*time.Second, now); err != nil || !ok {
+	if _, ok, err := s.Acquire(ctx, key, 2, 0, 30*time.Second, now); err != nil || !ok {
 		t.Fatalf("Acquire: ok %v, err %v", ok, err)
+	}
+	if _, ok, err := s.Acquire(ctx, key, 1, 0, 30*time.Second, now); err != nil || ok {
+		t.Fatalf("Acquire past the limit: ok %v, err %v", ok, err)
 	}
 	if _, err := s.Allow(ctx, key, 10, 5, now); err != nil {
 		t.Fatal(err)
@@ -60,7 +63,8 @@ func TestRedisKeysExpire(t *testing.T) {
 		key      string
 		min, max time.Duration
 	}{
-		{"lease", prefix + "lease:" + key, 29 * time.Second, 30 * time.Second},
+		{"lease", prefix + "lease:{" + key + "}", 29 * time.Second, 30 * time.Second},
+		{"refused", prefix + "refused:{" + key + "}", 29 * time.Second, 30 * time.Second},
 		{"rate", prefix + "rate:" + key, time.Millisecond, 100 * time.Millisecond},
 		{"health", prefix + "health:" + key, healthTTL - time.Minute, healthTTL},
 		{"attempts", prefix + "attempts:" + key, attemptsTTL - time.Minute, attemptsTTL},
@@ -129,7 +133,7 @@ func BenchmarkRedisAcquireRelease(b *testing.B) {
 	key := testenv.ID("ep")
 	b.ReportAllocs()
 	for b.Loop() {
-		l, ok, err := s.Acquire(ctx, key, 10, time.Minute, time.Now())
+		l, ok, err := s.Acquire(ctx, key, 10, 0, time.Minute, time.Now())
 		if err != nil || !ok {
 			b.Fatalf("Acquire: ok %v, err %v", ok, err)
 		}

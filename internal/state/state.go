@@ -26,11 +26,22 @@ import (
 // come from the backend (Redis).
 type State interface {
 	// Acquire takes one of limit in-flight slots of key for ttl; a crashed
-	// holder's slot frees itself after ttl. ok is false when all are taken.
-	Acquire(ctx context.Context, key string, limit int, ttl time.Duration, now time.Time) (lease Lease, ok bool, err error)
+	// holder's slot frees itself after ttl. ok is false when all are taken;
+	// the refusal is then remembered for ttl with held, how many slots of
+	// key the asker holds already (see Renew).
+	Acquire(ctx context.Context, key string, limit, held int, ttl time.Duration, now time.Time) (lease Lease, ok bool, err error)
 	// Release frees a lease's slot. Releasing a lease that expired or was
 	// already released is not an error.
 	Release(ctx context.Context, lease Lease) error
+	// Renew keeps a lease for ttl from now, for its holder's next job. The
+	// holder holds held slots of the key, this one included. If an asker
+	// that held at least two fewer was refused since a Renew last gave way,
+	// the lease is released instead, for that asker to take when it asks
+	// again; the refusal is forgotten, and ok is false. One refusal so moves
+	// one slot, from a process that holds more of an endpoint's slots to one
+	// that holds fewer, and a process alone keeps its own. A lease that
+	// expired is taken again if one of limit slots is free.
+	Renew(ctx context.Context, lease Lease, limit, held int, ttl time.Duration, now time.Time) (ok bool, err error)
 
 	// Allow is a token bucket of rate tokens a second and burst capacity.
 	// It takes one token and returns 0, or returns how long until one is
