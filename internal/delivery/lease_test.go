@@ -340,9 +340,11 @@ func TestRenewalGivesWayToAReplicaWithoutSlots(t *testing.T) {
 	a := startRig(t, rcv, state.NewRedis(testenv.Redis(t), prefix, state.BreakerPolicy{}), cfg)
 	b := a.replica(t, state.NewRedis(testenv.Redis(t), prefix, state.BreakerPolicy{}), cfg)
 
-	// 800 jobs at 4 in flight and 10 ms each: about 2 s of A holding all
-	// four slots, 50 passes a second per slot.
-	const burst = 800
+	// 1,600 jobs at 4 in flight and 10 ms each: 4 s or more of A holding
+	// all four slots, 100 passes a second per slot, so that a chain renews
+	// after about 0.7 s. B's job, handed back for 50-250 ms, then 100-500,
+	// then 200-1,000, comes back within 1.75 s after three refusals.
+	const burst = 1600
 	a.publish(t, "evt_a", burst)
 	testenv.Eventually(t, 20*time.Second, func() bool { d, _ := rcv.count(); return d >= 40 }, "replica A delivering")
 	b.publish(t, "evt_b", 1)
