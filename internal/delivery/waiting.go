@@ -363,8 +363,9 @@ func (w *waiting) close() []waiter {
 }
 
 // maxPasses bounds how many jobs in a row one slot serves before it is
-// renewed in the shared state, the moment it goes to another replica that
-// was refused one (see Deliverer.renew). Otherwise the replica that holds
+// renewed in the shared state, the moment it goes to a replica holding
+// fewer of the endpoint's slots that was refused one (see
+// Deliverer.renew). Otherwise the replica that holds
 // an endpoint's slots keeps them all while the endpoint stays busy, and
 // every job that another replica pulls for it finds the cap and is handed
 // back.
