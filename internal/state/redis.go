@@ -198,11 +198,14 @@ return 1
 
 func (r *Redis) key(kind, key string) string { return r.prefix + kind + ":" + key }
 
+// leaseKey is key's lease set. Its hash tag is the one of the refusal
+// too, so that the lease scripts reach both on a Redis Cluster.
+func (r *Redis) leaseKey(key string) string { return r.key("lease", "{"+key+"}") }
+
 // leaseKeys are the keys of key's lease scripts: its lease set and its
-// refusal, with one hash tag.
+// refusal.
 func (r *Redis) leaseKeys(key string) []string {
-	tag := "{" + key + "}"
-	return []string{r.key("lease", tag), r.key("refused", tag)}
+	return []string{r.leaseKey(key), r.key("refused", "{"+key+"}")}
 }
 
 // Acquire implements State.
@@ -226,7 +229,7 @@ func (r *Redis) Release(ctx context.Context, lease Lease) error {
 	if lease.ID == "" {
 		return nil
 	}
-	if err := r.rdb.ZRem(ctx, r.leaseKeys(lease.Key)[0], lease.ID).Err(); err != nil {
+	if err := r.rdb.ZRem(ctx, r.leaseKey(lease.Key), lease.ID).Err(); err != nil {
 		return fmt.Errorf("state: release %s: %w", lease.Key, err)
 	}
 	return nil
